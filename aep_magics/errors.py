@@ -1,0 +1,245 @@
+"""One exception hierarchy for the kit, and the one place a platform error body becomes a sentence.
+
+Every exception renders as a single line in IPython (``_render_traceback_``) and never carries a secret: messages are
+scrubbed of every value ever wrapped in :class:`aep_magics.auth.Secret`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from typing import Any
+
+MASK = "********"
+
+_secrets: set[str] = set()
+_secrets_lock = threading.Lock()
+
+
+def register_secret(value: str) -> None:
+    """Remember ``value`` so that :func:`scrub` masks it wherever it turns up (called by ``Secret``)."""
+    if len(value) >= 4:  # masking "a" or "" everywhere would garble messages and protect nothing
+        with _secrets_lock:
+            _secrets.add(value)
+
+
+def scrub(text: str) -> str:
+    """Replace every known secret value in ``text`` with ``********``."""
+    with _secrets_lock:
+        known = sorted(_secrets, key=len, reverse=True)
+    for value in known:
+        if value in text:
+            text = text.replace(value, MASK)
+    return text
+
+
+class AEPKitError(Exception):
+    """Base of every error the kit raises on purpose."""
+
+    def __init__(self, message: str = ""):
+        super().__init__(scrub(" ".join(str(message).split())))
+
+    def _render_traceback_(self) -> list[str]:
+        """IPython shows this one line instead of a traceback; the cell still gets an error output."""
+        return [f"{type(self).__name__}: {self}"]
+
+
+class ConfigError(AEPKitError):
+    """A profile setting is missing or a config file cannot be used."""
+
+
+class InputError(AEPKitError):
+    """The caller passed something the kit can tell is wrong before sending anything."""
+
+
+class AEPError(AEPKitError):
+    """The platform (or the network on the way to it) refused a call."""
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        status: int | None = None,
+        code: str | None = None,
+        title: str | None = None,
+        detail: str | None = None,
+        method: str | None = None,
+        path: str | None = None,
+        request_id: str | None = None,
+        body: Any = None,
+    ):
+        self.status = status
+        self.code = code
+        self.title = title
+        self.detail = detail
+        self.method = method
+        self.path = path
+        self.request_id = request_id
+        self.body = body
+        super().__init__(message if message is not None else self._compose())
+
+    def _compose(self) -> str:
+        head = " ".join(str(part) for part in (self.status, self.code) if part)
+        title, detail = self.title or "", self.detail or ""
+        if title and detail and title != detail:
+            text = f"{title}: {detail}"
+        else:
+            text = detail or title
+        where = " ".join(part for part in (self.method, self.path) if part)
+        if self.request_id:
+            where = f"{where}, request id {self.request_id}" if where else f"request id {self.request_id}"
+        return " ".join(part for part in (head, text, f"({where})" if where else "") if part)
+
+    @classmethod
+    def from_response(
+        cls,
+        status: int,
+        body: bytes | str | dict[str, Any] | list[Any] | None,
+        *,
+        method: str | None = None,
+        path: str | None = None,
+        request_id: str | None = None,
+        reason: str | None = None,
+    ) -> AEPError:
+        """Build the typed error for an HTTP ``status`` and its ``body`` (raw or parsed), whatever the service.
+
+        Called on ``AEPError`` the class is chosen from the status; called on a subclass, that subclass is used.
+        """
+        parsed = _parse(body)
+        fields = _fields(parsed) if parsed is not None else {}
+        if not fields.get("detail") and not fields.get("title"):
+            text = _text(body)
+            fields["detail"] = _first_line(text) if text and parsed is None else (reason or _REASONS.get(status, ""))
+        request_id = request_id or fields.pop("request_id", None)
+        fields.pop("request_id", None)
+        klass = cls if cls is not AEPError else error_class(status)
+        return klass(status=status, method=method, path=path, request_id=request_id, body=parsed, **fields)
+
+
+class AuthError(AEPError):
+    """401/403, or IMS refused to issue a token: credentials missing, wrong, expired or not entitled."""
+
+
+class BadRequestError(AEPError):
+    """400/422: the platform rejected the request as malformed or invalid."""
+
+
+class NotFoundError(AEPError):
+    """404: no such resource (in this org and sandbox)."""
+
+
+class ConflictError(AEPError):
+    """409: the resource already exists or is in a conflicting state."""
+
+
+class PreconditionFailedError(AEPError):
+    """412: the ``If-Match`` etag no longer matches; fetch the resource again."""
+
+
+class RateLimitedError(AEPError):
+    """429 after every retry."""
+
+
+class ServerError(AEPError):
+    """5xx after every retry (for idempotent calls) or at once (for POST/PATCH)."""
+
+
+class TransportError(AEPError):
+    """No HTTP answer: connection refused, DNS, TLS, timeout — after the retries that were safe."""
+
+
+def error_class(status: int) -> type[AEPError]:
+    """The exception class for an HTTP status."""
+    if status in (401, 403):
+        return AuthError
+    if status in (400, 422):
+        return BadRequestError
+    if status >= 500:
+        return ServerError
+    return _BY_STATUS.get(status, AEPError)
+
+
+_BY_STATUS: dict[int, type[AEPError]] = {
+    404: NotFoundError,
+    409: ConflictError,
+    412: PreconditionFailedError,
+    429: RateLimitedError,
+}
+
+_REASONS = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    409: "Conflict",
+    412: "Precondition Failed",
+    422: "Unprocessable Entity",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+}
+
+_CODE = re.compile(r"^[A-Za-z0-9_.]+(?:-[A-Za-z0-9_.]+)+$")
+
+
+def _text(body: Any) -> str:
+    if body is None:
+        return ""
+    if isinstance(body, bytes):
+        return scrub(body.decode("utf-8", errors="replace"))
+    if isinstance(body, str):
+        return scrub(body)
+    return ""
+
+
+def _parse(body: Any) -> Any:
+    """The JSON value of ``body`` (scrubbed of secrets), or None when it is not JSON."""
+    if isinstance(body, (dict, list)):
+        return json.loads(scrub(json.dumps(body)))
+    text = _text(body).strip()
+    if not text or text[0] not in "{[":
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
+def _first_line(text: str, limit: int = 200) -> str:
+    line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
+    line = re.sub(r"<[^>]+>", " ", line).strip()  # an HTML error page: keep its words
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def _fields(body: Any) -> dict[str, Any]:
+    """code / title / detail / request_id from any documented AEP error body."""
+    if isinstance(body, list):  # e.g. Profile's 429: an array of error objects
+        body = next((item for item in body if isinstance(item, dict)), {})
+    if not isinstance(body, dict):
+        return {}
+    report = body.get("report") if isinstance(body.get("report"), dict) else {}
+    code = body.get("error_code") or body.get("error") or body.get("code")
+    type_uri = body.get("type")
+    if not code and isinstance(type_uri, str) and not type_uri.startswith("/placeholder"):
+        last = type_uri.rstrip("/").rsplit("/", 1)[-1]
+        code = last if _CODE.match(last) else None
+    detail = (
+        report.get("detailed-message")
+        or body.get("errorMessage")
+        or body.get("detail")
+        or body.get("message")
+        or body.get("error_description")
+        or body.get("errorDetails")
+    )
+    title = body.get("title")
+    if isinstance(detail, (dict, list)):
+        detail = json.dumps(detail)
+    return {
+        "code": str(code) if code not in (None, "") else None,
+        "title": str(title) if title else None,
+        "detail": str(detail) if detail else None,
+        "request_id": report.get("request-id") or report.get("registryRequestId") or None,
+    }

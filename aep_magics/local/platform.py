@@ -1,0 +1,55 @@
+"""The platform: one state (store, clock, ids, data lake folder) shared by every service and every front door."""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+
+from .ids import Clock, Ids
+from .store import Store
+
+#: Well-known development credentials, Azurite-style: they work out of the box and are documented in the README.
+DEV_CLIENT_ID = "aep-local-dev"
+DEV_CLIENT_SECRET = "aep-local-dev-secret"
+DEV_ORG_ID = "AEPLOCAL000000000000000@AdobeOrg"
+TENANT_ID = "aeplocal"
+DEFAULT_SANDBOX = "prod"
+
+
+class Platform:
+    """Everything AEP Local knows, rooted at ``data_dir``."""
+
+    def __init__(self, data_dir: Path | str, seed: int | None = None):
+        self.data_dir = Path(data_dir)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if seed is None and os.environ.get("AEP_LOCAL_SEED"):
+            seed = int(os.environ["AEP_LOCAL_SEED"])
+        self.seed = seed
+        self.store = Store(self.data_dir / "state.sqlite3")
+        self.ids = Ids(seed)
+        self.clock = Clock(deterministic=seed is not None)
+        saved = self.store.get_meta("clock")
+        if saved is not None:
+            self.clock.set_offset(int(saved))
+        self.tenant_id = TENANT_ID
+        #: Set by the engine: gets ``flow_changed(tenant, flow_id)`` and ``run_requested(tenant, run_id)`` calls.
+        self.scheduler = None
+
+    @property
+    def lake_dir(self) -> Path:
+        """Root of the data lake (Parquet batch files)."""
+        return self.data_dir / "lake"
+
+    @cached_property
+    def shop(self):
+        """The sample Shopify store behind the Shopify connection spec (generated on first use)."""
+        from .shopify import default_store
+
+        return default_store(self.data_dir / "shopify", seed=self.seed if self.seed is not None else 7)
+
+    def save_clock(self) -> None:
+        self.store.set_meta("clock", str(self.clock.offset_ms))
+
+    def close(self) -> None:
+        self.store.close()
