@@ -9,7 +9,8 @@ import json
 import logging
 import threading
 import time
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import requests
 
@@ -141,7 +142,9 @@ class TokenProvider:
         try:
             resp = self._session.post(url, data=form, headers={"Accept": "application/json"}, timeout=self._timeout)
         except requests.RequestException as exc:
-            raise TransportError(f"cannot reach IMS at {p.ims_url}: {type(exc).__name__}", method="POST", path=url) from None
+            raise TransportError(
+                message=f"cannot reach IMS at {p.ims_url}: {type(exc).__name__}", method="POST", path=url
+            ) from None
         if not resp.ok:
             klass = AuthError if resp.status_code < 500 else AEPError
             raise klass.from_response(resp.status_code, resp.content, method="POST", path=url, reason=resp.reason)
@@ -149,7 +152,9 @@ class TokenProvider:
             payload = resp.json()
             token, expires_in = payload["access_token"], float(payload.get("expires_in", 86399))
         except (ValueError, KeyError, TypeError):
-            raise AuthError("IMS answered without an access_token", status=resp.status_code, method="POST", path=url) from None
+            raise AuthError(
+                resp.status_code, method="POST", path=url, message="IMS answered without an access_token"
+            ) from None
         if expires_in > 10 * 86400:  # the legacy JWT exchange counted milliseconds (REFERENCE §1.1)
             expires_in /= 1000
         self._token = Secret(token)

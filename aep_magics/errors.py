@@ -54,13 +54,15 @@ class InputError(AEPKitError):
 
 
 class AEPError(AEPKitError):
-    """The platform (or the network on the way to it) refused a call."""
+    """The platform (or the network on the way to it) refused a call.
+
+    ``str(err)`` is composed from the fields unless ``message`` is given; ``AEPError("text")`` also works (a lone
+    string is taken as the message, which keeps exceptions picklable).
+    """
 
     def __init__(
         self,
-        message: str | None = None,
-        *,
-        status: int | None = None,
+        status: int | str | None = None,
         code: str | None = None,
         title: str | None = None,
         detail: str | None = None,
@@ -68,7 +70,11 @@ class AEPError(AEPKitError):
         path: str | None = None,
         request_id: str | None = None,
         body: Any = None,
+        *,
+        message: str | None = None,
     ):
+        if isinstance(status, str) and message is None:
+            status, message = None, status
         self.status = status
         self.code = code
         self.title = title
@@ -110,7 +116,7 @@ class AEPError(AEPKitError):
         fields = _fields(parsed) if parsed is not None else {}
         if not fields.get("detail") and not fields.get("title"):
             text = _text(body)
-            fields["detail"] = _first_line(text) if text and parsed is None else (reason or _REASONS.get(status, ""))
+            fields["detail"] = _first_line(text) if text and parsed is None else (_REASONS.get(status) or reason)
         request_id = request_id or fields.pop("request_id", None)
         fields.pop("request_id", None)
         klass = cls if cls is not AEPError else error_class(status)
@@ -220,7 +226,7 @@ def _fields(body: Any) -> dict[str, Any]:
         body = next((item for item in body if isinstance(item, dict)), {})
     if not isinstance(body, dict):
         return {}
-    report = body.get("report") if isinstance(body.get("report"), dict) else {}
+    report: dict[str, Any] = body["report"] if isinstance(body.get("report"), dict) else {}
     code = body.get("error_code") or body.get("error") or body.get("code")
     type_uri = body.get("type")
     if not code and isinstance(type_uri, str) and not type_uri.startswith("/placeholder"):

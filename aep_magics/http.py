@@ -1,0 +1,437 @@
+"""The one road to the platform: a session per profile with AEP headers, safe retries, typed errors and paging.
+
+Retries live in the transport (urllib3 ``Retry`` on an ``HTTPAdapter``): 429/502/503/504 and read errors are retried
+for idempotent methods only, honouring ``Retry-After``; POST/PATCH are retried only when the connection could not be
+opened, i.e. when the request provably never left. The only loop here is the single token refresh after a 401.
+"""
+
+from __future__ import annotations
+
+import json as jsonlib
+import logging
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Self
+from urllib.parse import parse_qsl, urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import InvalidHeader, MaxRetryError
+from urllib3.util.retry import Retry
+
+from .auth import EXPIRED_HINT, TokenProvider
+from .config import Profile
+from .errors import MASK, AEPError, AuthError, InputError, TransportError
+
+log = logging.getLogger("aep_magics.http")
+
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
+REQUEST_ID_HEADERS = ("x-request-id", "x-adobe-request-id", "request-id")
+REGISTRY_LIST_ACCEPT = "application/vnd.adobe.xed-id+json"
+
+Params = Mapping[str, Any] | Sequence[tuple[str, Any]] | None
+
+
+class _Retry(Retry):
+    """urllib3 ``Retry`` that waits through an injectable ``sleep`` and reads fractional ``Retry-After`` values."""
+
+    sleep_fn: Callable[[float], None] = staticmethod(time.sleep)
+    longest_wait = 120.0  # seconds; a longer Retry-After is cut to this
+
+    def new(self, **kw: Any) -> Self:
+        retry = super().new(**kw)
+        retry.sleep_fn = self.sleep_fn
+        return retry
+
+    def parse_retry_after(self, retry_after: str) -> float:
+        try:
+            seconds = float(retry_after)
+        except ValueError:  # an HTTP date
+            seconds = super().parse_retry_after(retry_after)
+        return max(0.0, min(seconds, self.longest_wait))
+
+    def sleep(self, response: Any = None) -> None:
+        delay = None
+        if self.respect_retry_after_header and response is not None:
+            try:
+                delay = self.get_retry_after(response)
+            except InvalidHeader:  # an unparseable Retry-After: fall back to backoff
+                delay = None
+        self.sleep_fn(self.get_backoff_time() if delay is None else delay)
+
+
+@dataclass(frozen=True)
+class Response:
+    """A finished 2xx call."""
+
+    status: int
+    headers: Mapping[str, str] = field(repr=False)
+    content: bytes = field(repr=False)
+    method: str
+    url: str
+    request_id: str | None
+    elapsed: float  # seconds, retries included
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", errors="replace")
+
+    def json(self) -> Any:
+        """The parsed body; None for 204 or an empty body."""
+        if self.status == 204 or not self.content.strip():
+            return None
+        return jsonlib.loads(self.content)
+
+
+@dataclass(frozen=True)
+class PreparedCall:
+    """A call ready to send, without its token: show it (:meth:`curl`, :meth:`as_dict`) or send it."""
+
+    method: str
+    url: str
+    path: str
+    headers: Mapping[str, str]  # every header except Authorization
+    json: Any = None
+    data: bytes | str | None = field(default=None, repr=False)
+
+    _PLACEHOLDERS: ClassVar[dict[str, str]] = {
+        "x-api-key": "{API_KEY}",
+        "x-gw-ims-org-id": "{ORG_ID}",
+        "x-sandbox-name": "{SANDBOX_NAME}",
+    }
+
+    def curl(self, resolve: bool = False) -> str:
+        """A multi-line cURL command in Adobe's documentation style.
+
+        Placeholders ``{ACCESS_TOKEN}``, ``{API_KEY}``, ``{ORG_ID}``, ``{SANDBOX_NAME}`` by default; with
+        ``resolve=True`` the non-secret values are filled in and the token is read from ``$ACCESS_TOKEN`` so the
+        command runs under bash as is.
+        """
+        token = '"Authorization: Bearer $ACCESS_TOKEN"' if resolve else _q("Authorization: Bearer {ACCESS_TOKEN}")
+        parts = [f"curl -X {self.method} {_q(self.url)}", f"-H {token}"]
+        for name, value in self.headers.items():
+            shown = value if resolve else self._PLACEHOLDERS.get(name.lower(), value)
+            parts.append(f"-H {_q(f'{name}: {shown}')}")
+        if self.json is not None:
+            parts.append(f"-d {_q(jsonlib.dumps(self.json, indent=4, ensure_ascii=False))}")
+        elif self.data is not None:
+            text = _as_text(self.data)
+            parts.append(f"--data-binary {_q(text)}" if text is not None else "--data-binary '@{FILE}'")
+        return " \\\n  ".join(parts)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Method, URL, headers (token masked) and body: what a dry run shows."""
+        if self.json is not None:
+            body: Any = self.json
+        elif self.data is not None:
+            text = _as_text(self.data)
+            body = text if text is not None else f"<{len(self.data)} bytes>"
+        else:
+            body = None
+        headers = {"Authorization": f"Bearer {MASK}", **self.headers}
+        return {"method": self.method, "url": self.url, "headers": headers, "body": body}
+
+
+class AEPSession:
+    """All calls for one :class:`Profile`: one ``requests.Session``, retry policy set once, typed errors."""
+
+    def __init__(
+        self,
+        profile: Profile,
+        *,
+        timeout: float | tuple[float, float] = (5, 60),
+        retries: int = 5,
+        backoff: float = 0.5,
+        token_provider: TokenProvider | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        self.profile = profile
+        self.timeout = timeout
+        self.retries = retries
+        self.backoff = backoff
+        retry = _Retry(
+            total=retries,
+            connect=retries,  # the connection never opened: safe for every method
+            read=retries,  # only for allowed_methods (urllib3 checks)
+            status=retries,  # only for allowed_methods
+            other=0,  # TLS and proxy failures do not heal by retrying
+            allowed_methods=IDEMPOTENT_METHODS,
+            status_forcelist=RETRY_STATUSES,
+            backoff_factor=backoff,
+            backoff_jitter=backoff,
+            backoff_max=30,
+            respect_retry_after_header=True,
+            raise_on_status=False,  # the last 429/5xx comes back and becomes a typed error
+            raise_on_redirect=False,
+        )
+        retry.sleep_fn = sleep
+        self.http = requests.Session()
+        self.http.verify = True
+        self.http.headers["User-Agent"] = f"aep-magics {requests.utils.default_user_agent()}"
+        adapter = HTTPAdapter(max_retries=retry)
+        self.http.mount("https://", adapter)
+        self.http.mount("http://", adapter)
+        self.tokens = token_provider or TokenProvider(profile, self.http)
+        self._sleep = sleep
+
+    def with_sandbox(self, name: str) -> AEPSession:
+        """A session on another sandbox of the same org, sharing this session's token."""
+        return AEPSession(
+            self.profile.with_sandbox(name),
+            timeout=self.timeout,
+            retries=self.retries,
+            backoff=self.backoff,
+            token_provider=self.tokens,
+            sleep=self._sleep,
+        )
+
+    # -- one call --------------------------------------------------------------------------------------------
+
+    def prepare(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Params = None,
+        json: Any = None,
+        data: bytes | str | None = None,
+        headers: Mapping[str, str] | None = None,
+        accept: str | None = None,
+    ) -> PreparedCall:
+        """Build the call (no network, no token)."""
+        if json is not None and data is not None:
+            raise InputError("give either json= or data=, not both")
+        method = method.upper()
+        path = self._path(path)
+        prepared = requests.PreparedRequest()
+        prepared.prepare_url(self.profile.base_url + path, params)
+        p = self.profile
+        all_headers = {"x-api-key": p.client_id, "x-gw-ims-org-id": p.org_id, "x-sandbox-name": p.sandbox}
+        if accept:
+            all_headers["Accept"] = accept
+        if json is not None:
+            all_headers["Content-Type"] = "application/json"
+        for name, value in (headers or {}).items():
+            if name.lower() == "authorization":
+                raise InputError("the Authorization header is set by the session; do not pass it")
+            all_headers = {k: v for k, v in all_headers.items() if k.lower() != name.lower()}
+            all_headers[name] = value
+        return PreparedCall(method, str(prepared.url), path, all_headers, json, data)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Params = None,
+        json: Any = None,
+        data: bytes | str | None = None,
+        headers: Mapping[str, str] | None = None,
+        accept: str | None = None,
+    ) -> Response:
+        """Send one call; a 2xx comes back as :class:`Response`, anything else raises an ``AEPError`` subclass.
+
+        ``path`` is relative to ``profile.base_url`` (e.g. ``/data/foundation/flowservice/flows``).
+        """
+        call = self.prepare(method, path, params=params, json=json, data=data, headers=headers, accept=accept)
+        return self.send(call)
+
+    def send(self, call: PreparedCall) -> Response:
+        """Send a :class:`PreparedCall`; after a 401, refresh the token and try once more."""
+        started = time.monotonic()
+        resp = self._send(call)
+        if resp.status_code == 401:
+            self.tokens.invalidate()
+            if not self.tokens.can_refresh:
+                err = self._error(call, resp)
+                raise AuthError(
+                    401,
+                    err.code,
+                    err.title,
+                    err.detail,
+                    call.method,
+                    call.path,
+                    err.request_id,
+                    err.body,
+                    message=f"{err}: {EXPIRED_HINT}",
+                )
+            log.debug("%s %s -> 401: new token, one more try", call.method, call.path)
+            resp = self._send(call)
+        elapsed = time.monotonic() - started
+        request_id = _request_id(resp.headers)
+        log.debug("%s %s -> %d in %.3fs, request id %s", call.method, call.path, resp.status_code, elapsed, request_id)
+        if not 200 <= resp.status_code < 300:
+            raise self._error(call, resp)
+        return Response(resp.status_code, resp.headers, resp.content, call.method, call.url, request_id, elapsed)
+
+    def _send(self, call: PreparedCall) -> requests.Response:
+        headers = {**call.headers, "Authorization": f"Bearer {self.tokens.token()}"}
+        try:
+            return self.http.request(
+                call.method, call.url, json=call.json, data=call.data, headers=headers, timeout=self.timeout
+            )
+        except requests.RequestException as exc:
+            host = urlsplit(call.url).netloc
+            if isinstance(exc, requests.ConnectTimeout):
+                text = f"cannot reach {host}: connection timed out"
+            elif isinstance(exc, requests.Timeout):
+                text = f"no answer from {host} in time"
+                if call.method not in IDEMPOTENT_METHODS:
+                    text += "; the call may have been applied"
+            else:
+                text = f"cannot reach {host}: {_reason(exc)}"
+            message = f"{text} ({call.method} {call.path})"
+            raise TransportError(method=call.method, path=call.path, message=message) from None
+
+    def _error(self, call: PreparedCall, resp: requests.Response) -> AEPError:
+        return AEPError.from_response(
+            resp.status_code,
+            resp.content,
+            method=call.method,
+            path=call.path,
+            request_id=_request_id(resp.headers),
+            reason=resp.reason,
+        )
+
+    def _path(self, path: str) -> str:
+        """``path`` relative to the base URL; absolute URLs are accepted only under it (the token goes nowhere else)."""
+        base = self.profile.base_url
+        if path.startswith(("http://", "https://")):
+            if not path.startswith(base + "/"):
+                raise InputError(f"refusing to send credentials to {path!r}: it is not under {base}")
+            path = path[len(base) :]
+        return path if path.startswith("/") else "/" + path
+
+    # -- paging ----------------------------------------------------------------------------------------------
+
+    def iter_flow(self, path: str, params: Params = None) -> Iterator[dict[str, Any]]:
+        """Every item of a Flow Service list, following ``_links.next.href`` (relative to the service root)."""
+        prefix = _service_prefix(path)
+        base_params = _pairs(params)
+        page_path, page_params = path, base_params
+        seen: set[str] = set()
+        while True:
+            body = self.request("GET", page_path, params=page_params).json() or {}
+            yield from body.get("items", [])
+            href = ((body.get("_links") or {}).get("next") or {}).get("href")
+            if not href:
+                return
+            if href in seen:
+                raise AEPError(
+                    method="GET", path=path, message=f"the next-page link repeats itself ({href}) for GET {path}"
+                )
+            seen.add(href)
+            page_path, page_params = _next_page(prefix, href, base_params)
+
+    def iter_catalog(self, path: str, params: Params = None, limit: int = 100) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Every ``(id, object)`` of a Catalog list, by ``limit``/``start``, until a page comes back short."""
+        pairs = _pairs(params)
+        start = int(next((v for n, v in pairs if n == "start"), 0))
+        query = [(n, v) for n, v in pairs if n not in ("start", "limit")]
+        while True:
+            page = self.request("GET", path, params=[*query, ("limit", limit), ("start", start)]).json() or {}
+            yield from page.items()
+            if len(page) < limit:
+                return
+            start += len(page)
+
+    def iter_registry(
+        self, path: str, params: Params = None, accept: str = REGISTRY_LIST_ACCEPT
+    ) -> Iterator[dict[str, Any]]:
+        """Every entry of a Schema Registry list, passing ``_page.next`` back as ``start`` (with ``orderby``)."""
+        query = _pairs(params)
+        if not any(name == "orderby" for name, _ in query):
+            query.append(("orderby", "title"))
+        start = None
+        while True:
+            body = self.request("GET", path, params=query, accept=accept).json() or {}
+            yield from body.get("results", [])
+            following = (body.get("_page") or {}).get("next")
+            if not following:
+                return
+            if following == start:
+                raise AEPError(
+                    method="GET", path=path, message=f"_page.next repeats itself ({following}) for GET {path}"
+                )
+            start = following
+            query = [(n, v) for n, v in query if n != "start"] + [("start", start)]
+
+    # -- housekeeping ----------------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        self.http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        p = self.profile
+        return f"<AEPSession profile={p.name!r} {p.base_url} org={p.org_id} sandbox={p.sandbox}>"
+
+
+def _q(text: str) -> str:
+    """Single-quote for POSIX shells."""
+    return "'" + text.replace("'", "'\"'\"'") + "'"
+
+
+def _as_text(data: bytes | str) -> str | None:
+    if isinstance(data, str):
+        return data
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def _request_id(headers: Mapping[str, str]) -> str | None:
+    return next((headers[h] for h in REQUEST_ID_HEADERS if headers.get(h)), None)
+
+
+def _reason(exc: Exception) -> str:
+    """The innermost useful words of a requests/urllib3 connection error (no object addresses)."""
+    inner: Any = exc.args[0] if exc.args else exc
+    if isinstance(inner, MaxRetryError) and inner.reason is not None:
+        inner = inner.reason
+    text = str(inner)
+    if " object at 0x" in text:
+        text = text.split(">: ", 1)[-1]
+    return " ".join(text.split()) or type(exc).__name__
+
+
+def _pairs(params: Params) -> list[tuple[str, Any]]:
+    """Query params as ``(name, value)`` pairs; list values become repeated names (``property=a&property=b``)."""
+    if params is None:
+        return []
+    items = params.items() if isinstance(params, Mapping) else params
+    pairs: list[tuple[str, Any]] = []
+    for name, value in items:
+        if value is None:
+            continue
+        if isinstance(value, (list, tuple)):
+            pairs.extend((name, v) for v in value)
+        else:
+            pairs.append((name, value))
+    return pairs
+
+
+def _service_prefix(path: str) -> str:
+    """``/data/foundation/flowservice/flows`` -> ``/data/foundation/flowservice``."""
+    segments = urlsplit(path).path.strip("/").split("/")
+    depth = 3 if segments[:2] == ["data", "foundation"] else 1
+    return "/" + "/".join(segments[:depth])
+
+
+def _next_page(prefix: str, href: str, base_params: list[tuple[str, Any]]) -> tuple[str, list[tuple[str, Any]]]:
+    """Resolve a Flow Service next link; the original filters ride along unless the link carries them."""
+    parts = urlsplit(href)
+    path = href.split("?", 1)[0] if parts.scheme else parts.path
+    if not parts.scheme and not path.startswith(prefix + "/"):
+        path = prefix + (path if path.startswith("/") else "/" + path)
+    link_params = parse_qsl(parts.query, keep_blank_values=True)
+    in_link = {name for name, _ in link_params}
+    return path, link_params + [(n, v) for n, v in base_params if n not in in_link and n != "continuationToken"]
