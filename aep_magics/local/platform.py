@@ -27,14 +27,22 @@ class Platform:
             seed = int(os.environ["AEP_LOCAL_SEED"])
         self.seed = seed
         self.store = Store(self.data_dir / "state.sqlite3")
-        self.ids = Ids(seed)
+        # A seeded platform reopened on existing state must not replay the ids it already handed out: mix the
+        # store's sequence number into the seed (a fresh data dir keeps the plain seed, so runs stay reproducible).
+        self.ids = Ids(seed if seed is None or self.store._seq == 0 else seed * 1_000_003 + self.store._seq)
         self.clock = Clock(deterministic=seed is not None)
         saved = self.store.get_meta("clock")
         if saved is not None:
             self.clock.set_offset(int(saved))
+        if seed is not None and self.store._seq:
+            # ... and its deterministic clock resumes after the newest stored resource instead of going back.
+            latest = self.store._conn().execute("SELECT COALESCE(MAX(updated), 0) FROM resources").fetchone()[0]
+            self.clock.set_offset(int(latest))
         self.tenant_id = TENANT_ID
         #: Set by the engine: gets ``flow_changed(tenant, flow_id)`` and ``run_requested(tenant, run_id)`` calls.
         self.scheduler = None
+        #: Options of the sample store: ``orders`` (set by ``local.start(store_orders=N)``) sizes its first generation.
+        self.shop_options: dict = {}
 
     @property
     def lake_dir(self) -> Path:
@@ -44,9 +52,18 @@ class Platform:
     @cached_property
     def shop(self):
         """The sample Shopify store behind the Shopify connection spec (generated on first use)."""
-        from .shopify import default_store
+        from .shopify import ShopStore, default_store
+        from .shopify.store import STORE_DIRNAME
 
-        return default_store(self.data_dir / "shopify", seed=self.seed if self.seed is not None else 7)
+        seed = self.seed if self.seed is not None else 7
+        orders = self.shop_options.get("orders")
+        if orders is not None:
+            # Size the store on its first generation only; later growth (advance) is never thrown away.
+            store = ShopStore(self.data_dir / STORE_DIRNAME, seed)
+            if not store.generated or store.seed != seed:
+                store.generate(int(orders))
+        # default_store(data_dir) keeps the store in data_dir/shopify.
+        return default_store(self.data_dir, seed=seed)
 
     def save_clock(self) -> None:
         self.store.set_meta("clock", str(self.clock.offset_ms))

@@ -69,9 +69,9 @@ class Store:
         self.path = str(path)
         self._local = threading.local()
         self._seq_lock = threading.Lock()
-        with self.transaction() as db:
-            db.executescript(SCHEMA)
-            row = db.execute("SELECT COALESCE(MAX(seq), 0) FROM resources").fetchone()
+        conn = self._conn()
+        conn.executescript(SCHEMA)  # executescript commits on its own: it cannot run inside transaction()
+        row = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM resources").fetchone()
         self._seq = row[0]
 
     # -- connections -------------------------------------------------------------------------------------------

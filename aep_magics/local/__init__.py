@@ -1,0 +1,140 @@
+"""AEP Local: a faithful, self-contained Adobe Experience Platform for learning and testing, on loopback HTTP.
+
+    from aep_magics import local
+    with local.start(seed=42) as aep:          # a temporary platform, removed on stop
+        profile = aep.profile()                  # dev credentials, base_url = ims_url = aep.url
+        ...
+
+One state (a SQLite store in ``data_dir``), one threaded HTTP server, the services of REFERENCE §1-§7 behind the
+gateway checks. The well-known development credentials (``platform.DEV_*``) work out of the box. Importing this
+package is light: the server, pandas and pyarrow load when something needs them.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import shutil
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .platform import DEFAULT_SANDBOX, DEV_CLIENT_ID, DEV_CLIENT_SECRET, DEV_ORG_ID, Platform
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..config import Profile
+    from .server import App, ServerThread
+
+__all__ = ["start", "LocalServer", "DEV_CLIENT_ID", "DEV_CLIENT_SECRET", "DEV_ORG_ID"]
+
+log = logging.getLogger("aep_magics.local")
+
+#: Optional module that runs flows: ``attach(platform)`` when it defines one, else ``Scheduler(platform).start()``.
+SCHEDULER_MODULE = "aep_magics.local.engine.scheduler"
+
+
+class LocalServer:
+    """A running AEP Local: ``.url``, ``.port``, ``.data_dir``, ``.platform``; ``.profile()``; ``.stop()``."""
+
+    def __init__(self, platform: Platform, app: App, thread: ServerThread, *, temporary: bool):
+        self.platform = platform
+        self.app = app
+        self._thread = thread
+        self._temporary = temporary
+        self._stopped = False
+        self.port: int = thread.port
+        host = thread.host
+        if host in ("0.0.0.0", ""):
+            host = "127.0.0.1"
+        elif host == "::":
+            host = "::1"
+        self.url = f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.platform.data_dir
+
+    def profile(self, sandbox: str = DEFAULT_SANDBOX, *, name: str = "aep-local") -> Profile:
+        """An :class:`aep_magics.config.Profile` for this server with the well-known dev credentials."""
+        from ..auth import Secret
+        from ..config import Profile
+
+        return Profile(name=name, base_url=self.url, ims_url=self.url, org_id=DEV_ORG_ID, sandbox=sandbox,
+                       client_id=DEV_CLIENT_ID, client_secret=Secret(DEV_CLIENT_SECRET))
+
+    def stop(self) -> None:
+        """Stop serving, stop the scheduler (if any), and remove a temporary data dir."""
+        if self._stopped:
+            return
+        self._stopped = True
+        scheduler = self.platform.scheduler
+        stop = getattr(scheduler, "stop", None) if scheduler is not None else None
+        if callable(stop):
+            try:
+                stop()
+            except Exception:  # noqa: BLE001 - stopping must finish
+                log.exception("scheduler did not stop cleanly")
+        self._thread.stop()
+        self.platform.close()
+        if self._temporary:
+            shutil.rmtree(self.platform.data_dir, ignore_errors=True)
+
+    def __enter__(self) -> LocalServer:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        state = "stopped" if self._stopped else "running"
+        return f"<LocalServer {self.url} data_dir={str(self.data_dir)!r} {state}>"
+
+
+def start(data_dir: str | Path | None = None, seed: int | None = None, port: int = 0, host: str = "127.0.0.1",
+          store_orders: int | None = None, *, scheduler: bool = True) -> LocalServer:
+    """Start AEP Local on ``host:port`` (port 0 = any free port) over the state in ``data_dir``.
+
+    ``data_dir=None`` uses a temporary directory removed on :meth:`LocalServer.stop`. With ``seed`` (or
+    ``AEP_LOCAL_SEED``) ids, etags and timestamps are reproducible run to run. ``store_orders`` sizes the sample
+    Shopify store. ``scheduler=False`` leaves flows unscheduled (runs stay ``scheduled``; nothing executes).
+    """
+    from . import gateway
+    from .server import App, ServerThread
+
+    temporary = data_dir is None
+    path = Path(tempfile.mkdtemp(prefix="aep-local-")) if temporary else Path(data_dir).expanduser()
+    platform = Platform(path, seed=seed)
+    try:
+        if store_orders is not None:
+            platform.shop_options["orders"] = store_orders
+        gateway.ensure_dev_client(platform)
+        app = App(platform)
+        if scheduler:
+            _attach_scheduler(platform)
+        thread = ServerThread(app, host, port)
+    except BaseException:
+        platform.close()
+        if temporary:
+            shutil.rmtree(path, ignore_errors=True)
+        raise
+    thread.start()
+    server = LocalServer(platform, app, thread, temporary=temporary)
+    platform.base_url = server.url  # engine: the server's own links in run manifests (engine/runner.py)
+    log.info("AEP Local serving %s (data %s)", server.url, path)
+    return server
+
+
+def _attach_scheduler(platform: Platform) -> None:
+    try:
+        module = importlib.import_module(SCHEDULER_MODULE)
+    except ModuleNotFoundError as exc:
+        if exc.name and SCHEDULER_MODULE.startswith(exc.name):
+            return
+        raise
+    if platform.scheduler is not None:
+        return
+    attach = getattr(module, "attach", None)
+    if callable(attach):
+        attach(platform)
+    elif hasattr(module, "Scheduler"):
+        platform.scheduler = module.Scheduler(platform).start()

@@ -1,0 +1,240 @@
+"""The HTTP skin of AEP Local: a werkzeug WSGI app that turns requests into :class:`Call` objects, runs the gateway
+checks, dispatches to a service and turns the :class:`Reply` (or :class:`ServiceError`) back into a response.
+
+Services never see werkzeug. Every response carries ``x-request-id``. The access log
+(``logging.getLogger("aep_magics.local")``) records method, path (no query string), status and milliseconds --
+never headers or bodies.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import threading
+import time
+import traceback
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from werkzeug.exceptions import MethodNotAllowed, NotFound
+from werkzeug.routing import Map, Rule
+from werkzeug.serving import WSGIRequestHandler, make_server
+from werkzeug.wrappers import Request, Response
+
+from . import errors, gateway
+from .ids import Ids
+from .services.base import Call, Reply, Route, Service, ServiceError
+from .store import Tenant
+
+if TYPE_CHECKING:
+    from .platform import Platform
+
+log = logging.getLogger("aep_magics.local")
+
+#: Every service AEP Local serves: (module, class name or None to take the module's only Service subclass).
+#: The first four are part of this package; the others are loaded when their module exists.
+SERVICES: list[tuple[str, str | None, bool]] = [
+    ("aep_magics.local.services.ims", "IMSService", True),
+    ("aep_magics.local.services.sandboxes", "SandboxService", True),
+    ("aep_magics.local.services.flowservice", "FlowService", True),
+    ("aep_magics.local.services.control", "ControlService", True),
+    ("aep_magics.local.services.schemaregistry", None, False),
+    ("aep_magics.local.services.catalog", None, False),
+    ("aep_magics.local.services.dataprep", None, False),
+    ("aep_magics.local.services.dataaccess", None, False),
+]
+
+_BODY_METHODS = ("POST", "PUT", "PATCH")
+_FORM = "application/x-www-form-urlencoded"
+_RAW_TYPES = ("application/octet-stream",)
+
+
+def _service_classes(module_name: str, class_name: str | None, required: bool) -> list[type[Service]]:
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if required or exc.name != module_name:
+            raise
+        return []
+    if class_name:
+        return [getattr(module, class_name)]
+    return [obj for obj in vars(module).values()
+            if isinstance(obj, type) and issubclass(obj, Service) and obj is not Service
+            and obj.__module__ == module.__name__ and not getattr(obj, "abstract", False)]
+
+
+def load_services(platform: Platform) -> list[Service]:
+    services: list[Service] = []
+    for module_name, class_name, required in SERVICES:
+        for cls in _service_classes(module_name, class_name, required):
+            services.append(cls(platform))
+    return services
+
+
+def _service_style(path: str) -> str:
+    if path.startswith("/data/foundation/flowservice"):
+        return "flow"
+    if path.startswith("/data/foundation/schemaregistry"):
+        return "xdm"
+    return "problem"
+
+
+def _bad_json(path: str, detail: str, request_id: str) -> ServiceError:
+    """A body that is not JSON, in the style of the service it was sent to."""
+    style = _service_style(path)
+    if style == "flow":
+        return errors.flow("1405-400", "Invalid request", f"The request body is not valid JSON: {detail}",
+                           request_id=request_id)
+    if style == "xdm":
+        return errors.xdm("1000-400", "Bad Request", f"The request body is not valid JSON: {detail}",
+                          request_id=request_id)
+    return errors.problem(400, "BadRequestError", f"The request body is not valid JSON: {detail}")
+
+
+class App:
+    """The WSGI application: one routing table over every service's routes."""
+
+    def __init__(self, platform: Platform, services: list[Service] | None = None):
+        self.platform = platform
+        self.services = services if services is not None else load_services(platform)
+        self._routes: list[tuple[Route, Service]] = []
+        rules = []
+        for service in self.services:
+            for route in service.routes():
+                rules.append(Rule(route.rule, methods=[route.method], endpoint=len(self._routes)))
+                self._routes.append((route, service))
+        self.url_map = Map(rules, strict_slashes=False, merge_slashes=False)
+        seed = platform.seed
+        # Request ids come from their own generator so they never shift the resource ids of a seeded platform.
+        self._request_ids = Ids(None if seed is None else seed + 7919)
+        for service in self.services:
+            if hasattr(service, "routes_provider"):
+                service.routes_provider = self.route_table
+
+    def route_table(self) -> list[tuple[str, str, str]]:
+        return [(r.method, r.rule, type(s).__name__) for r, s in self._routes]
+
+    # -- WSGI ----------------------------------------------------------------------------------------------------
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        request = Request(environ)
+        started = time.perf_counter()
+        request_id = (request.headers.get("x-request-id") or "").strip()[:128] or self._request_ids.request_id()
+        response = self.handle(request, request_id)
+        response.headers["x-request-id"] = request_id
+        ms = (time.perf_counter() - started) * 1000
+        log.info("%s %s %d %.1fms", request.method, request.path, response.status_code, ms)
+        return response(environ, start_response)
+
+    def handle(self, request: Request, request_id: str) -> Response:
+        path = request.path
+        try:
+            adapter = self.url_map.bind_to_environ(request.environ)
+            try:
+                index, params = adapter.match(path, method=request.method)
+            except MethodNotAllowed as exc:
+                allowed = sorted(m for m in (exc.valid_methods or []) if m != "HEAD")
+                err = errors.problem(405, "MethodNotAllowed", f"The method {request.method} is not allowed for "
+                                     f"{path}; use {', '.join(allowed)}.")
+                return self._json(err.status, err.body, {"Allow": ", ".join(allowed)})
+            except NotFound:
+                err = errors.problem(404, "NotFoundError", f"AEP Local serves nothing at {request.method} {path}.")
+                return self._json(err.status, err.body)
+            route, service = self._routes[index]
+            call = self._call(request, route, params, request_id)
+            reply = route.handler(call)
+            return self._reply(reply)
+        except ServiceError as exc:
+            return self._json(exc.status, exc.body, exc.headers)
+        except Exception:  # noqa: BLE001 - the server must answer, whatever a service does
+            log.error("unhandled error in %s %s (request %s)\n%s", request.method, path, request_id,
+                      traceback.format_exc())
+            if _service_style(path) == "flow":
+                err = errors.flow("1102-500", "Internal Error", "An internal error has occurred. Please try again. "
+                                  "If the problem persists, please contact customer support.", request_id=request_id)
+            else:
+                err = errors.problem(500, "InternalServerError",
+                                     f"An internal error has occurred (request id {request_id}).")
+            return self._json(err.status, err.body)
+
+    def _call(self, request: Request, route: Route, params: dict[str, Any], request_id: str) -> Call:
+        tenant, client_id = Tenant("", ""), ""
+        if route.auth:
+            tenant, client_id = gateway.check(self.platform, request.headers, request.path, sandbox=route.sandbox,
+                                              request_id=request_id)
+        raw = request.get_data(cache=True)
+        body: Any = None
+        mimetype = request.mimetype or ""
+        if raw and request.method == "DELETE" and (mimetype == "application/json" or mimetype.endswith("+json")):
+            try:
+                body = json.loads(raw)
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise _bad_json(request.path, str(exc), request_id) from None
+        elif raw and request.method in _BODY_METHODS:
+            if mimetype == "application/json" or mimetype.endswith("+json"):
+                try:
+                    body = json.loads(raw.decode(request.mimetype_params.get("charset", "utf-8")))
+                except (ValueError, UnicodeDecodeError, LookupError) as exc:
+                    raise _bad_json(request.path, str(exc), request_id) from None
+            elif mimetype in _RAW_TYPES:
+                body = None
+            elif route.auth:
+                # Platform calls: "All requests with a payload ... must include Content-Type: application/json".
+                raise errors.bad_content_type()
+            elif mimetype == _FORM:
+                body = request.form.to_dict()
+            else:
+                try:
+                    body = json.loads(raw)
+                except (ValueError, UnicodeDecodeError) as exc:
+                    raise _bad_json(request.path, str(exc), request_id) from None
+        query = {k: request.args.getlist(k) for k in request.args.keys()}
+        return Call(method=request.method, path=request.path, params=dict(params), query=query, body=body,
+                    headers=request.headers, tenant=tenant, client_id=client_id, request_id=request_id, raw=raw)
+
+    def _reply(self, reply: Reply) -> Response:
+        if reply.status == 204 or reply.body is None:
+            return Response(b"", status=reply.status, headers=reply.headers,
+                            content_type=None if reply.status == 204 else reply.content_type)
+        if isinstance(reply.body, (bytes, bytearray)):
+            return Response(bytes(reply.body), status=reply.status, headers=reply.headers,
+                            content_type=reply.content_type)
+        return self._json(reply.status, reply.body, reply.headers, reply.content_type)
+
+    @staticmethod
+    def _json(status: int, body: Any, headers: dict[str, str] | None = None,
+              content_type: str = "application/json") -> Response:
+        data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        return Response(data, status=status, headers=headers or {}, content_type=content_type)
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """werkzeug's default handler logs the request line (query string included): the app logs instead."""
+
+    def log_request(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def log(self, type: str, message: str, *args: Any) -> None:
+        # werkzeug's messages can quote the raw request line (and so a query string): keep only the kind.
+        if type == "error":
+            log.debug("server: a request could not be read")
+
+
+class ServerThread:
+    """A threaded werkzeug server on a background thread."""
+
+    def __init__(self, app: App, host: str = "127.0.0.1", port: int = 0):
+        self.server = make_server(host, port, app, threaded=True, request_handler=_QuietHandler)
+        self.server.daemon_threads = True
+        self.host = host
+        self.port = self.server.server_port
+        self._thread = threading.Thread(target=self.server.serve_forever, name=f"aep-local:{self.port}",
+                                        daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self._thread.join(timeout=10)
