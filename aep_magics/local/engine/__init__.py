@@ -1,0 +1,1 @@
+"""AEP Local engine: Data Prep expressions and mappings, XDM validation, the data lake, the run scheduler."""
