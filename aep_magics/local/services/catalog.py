@@ -1,0 +1,531 @@
+"""Catalog Service (``/data/foundation/catalog``): datasets, batches and dataset files (REFERENCE §5).
+
+Datasets are store documents of kind ``dataSet`` (id: 24 hex, name indexed); batches are kind ``batch`` with
+``parent`` = their dataset id and ``state`` = their status. AEP Local's engine writes batches through
+:func:`record_batch` / :func:`update_batch`. Dataset files are derived from successful batches (one file per batch,
+id ``{batchId}-1``, the id the Data Access service serves).
+
+Lists answer the documented object map ``{id: object}`` with ``limit`` (default 20, 1..100), ``start`` (offset),
+``properties``, ``orderBy`` (``asc:created,desc:updated``), simple filters (``?name=x``, ``!x``, ``a,b``, ``*``
+wildcards), ``property=`` expressions (``==``, ``!=``, ``<``, ``<=``, ``>``, ``>=``, ``~``, bare name = exists,
+``!name`` = does not exist) and ``tags=name:value`` filters; batches also ``dataSet``, ``createdAfter``/``Before``,
+``startAfter``/``Before``, ``endAfter``/``Before``.
+
+Choices where Adobe documents nothing (deviations list): error bodies use the generic ``{type,title,status,detail}``
+envelope (``BadRequestError`` / ``NotFoundError``); ``Location`` is the dataset's path; a new dataset starts in
+``state`` ``DRAFT``; ``requestDataSource=true`` is accepted and only adds a ``dataSourceId``; PATCH/PUT bump the
+patch number of ``version``; deleting a dataset deletes its batch records (not the lake files).
+"""
+
+from __future__ import annotations
+
+import copy
+import fnmatch
+import re
+from typing import TYPE_CHECKING, Any
+
+from .. import errors
+from ..store import Record, Tenant
+from ..xdm.patch import PatchError, apply_patch
+from .base import Call, Reply, Route, Service
+
+if TYPE_CHECKING:
+    from ..platform import Platform
+
+BASE = "/data/foundation/catalog"
+DEFAULT_LIMIT = 20
+MAX_LIMIT = 100
+DEFAULT_CONTENT_TYPE = "application/vnd.adobe.xed+json;version=1"
+
+#: Query parameters that are not simple field filters.
+RESERVED = frozenset({"limit", "start", "properties", "orderBy", "orderby", "property", "requestDataSource", "tags",
+                      "createdAfter", "createdBefore", "startAfter", "startBefore", "endAfter", "endBefore",
+                      "dataSet", "batch", "dataSetId", "batchId", "expandSchema", "observableSchema"})
+#: Dataset fields the caller cannot set.
+SYSTEM_FIELDS = frozenset({"imsOrg", "created", "updated", "createdClient", "createdUser", "updatedUser", "version",
+                           "files", "viewId", "lastBatchId", "lastBatchStatus", "lastSuccessfulBatch", "state",
+                           "dataSourceId", "basePath"})
+#: Batch fields the engine is expected to provide (see :func:`record_batch`).
+BATCH_FIELDS = ("status", "recordCount", "failedRecordCount", "errors", "relatedObjects", "created", "updated",
+                "started", "completed", "size", "metrics", "tags", "inputFormat", "externalId", "replay",
+                "createdClient", "createdUser", "updatedUser", "imsOrg", "version")
+SUCCESS_STATES = ("success", "active")
+FINAL_STATES = ("success", "active", "failed", "failure", "aborted", "abandoned", "inactive", "deleted")
+
+_PROPERTY_RE = re.compile(r"^(?P<field>[^=!<>~]+?)\s*(?P<op>==|!=|<=|>=|<|>|~)\s*(?P<value>.*)$", re.S)
+
+
+def _bad(detail: str) -> errors.ServiceError:
+    return errors.problem(400, "BadRequestError", detail)
+
+
+def _not_found(what: str, id: str) -> errors.ServiceError:
+    return errors.problem(404, "NotFoundError", f"The requested {what} {id} was not found.")
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# batches (written by the engine)
+# --------------------------------------------------------------------------------------------------------------------
+def _batch_dataset(doc: dict[str, Any]) -> str | None:
+    for rel in doc.get("relatedObjects") or []:
+        if isinstance(rel, dict) and rel.get("type") == "dataSet":
+            return rel.get("id")
+    ds = doc.get("dataSet") or doc.get("dataSetId")
+    return ds if isinstance(ds, str) else None
+
+
+def record_batch(platform: "Platform", tenant: Tenant, batch_id: str, doc: dict[str, Any]) -> dict[str, Any]:
+    """Create (or overwrite) the Catalog batch ``batch_id``. Returns the stored document.
+
+    Expected ``doc`` fields (all optional; defaults in brackets): ``status`` ["loading"], ``relatedObjects``
+    (``[{"type": "dataSet", "id": <dataset id>}]`` -- or give ``dataSet``), ``recordCount`` [0],
+    ``failedRecordCount`` [0], ``errors`` [[]] (``{code, description, rows}``), ``created``/``updated`` [now],
+    ``started``, ``completed`` (epoch ms), ``size`` (bytes) [0], ``metrics`` [{}], ``tags`` [{}],
+    ``inputFormat`` [{"format": "parquet"}], ``externalId``, ``replay``, ``createdClient``/``createdUser``/
+    ``updatedUser`` ["aep-local"], ``imsOrg`` [tenant org], ``version`` ["1.0.0"].
+    The dataset's ``lastBatchId``/``lastBatchStatus`` follow.
+    """
+    now = platform.clock.now_ms()
+    body = copy.deepcopy(doc)
+    dataset_id = _batch_dataset(body)
+    body.pop("dataSet", None)
+    body.pop("dataSetId", None)
+    if dataset_id and not any(isinstance(r, dict) and r.get("type") == "dataSet"
+                              for r in body.get("relatedObjects") or []):
+        body.setdefault("relatedObjects", []).append({"type": "dataSet", "id": dataset_id})
+    stored: dict[str, Any] = {
+        "imsOrg": tenant.org, "created": now, "updated": now, "createdClient": "aep-local",
+        "createdUser": "aep-local@AdobeID", "updatedUser": "aep-local@AdobeID", "status": "loading",
+        "relatedObjects": [], "version": "1.0.0", "tags": {}, "inputFormat": {"format": "parquet"},
+        "recordCount": 0, "failedRecordCount": 0, "errors": [], "size": 0, "metrics": {},
+    }
+    stored.update(body)
+    stored["status"] = str(stored.get("status") or "loading").lower()
+    created = int(stored.get("created") or now)
+    if platform.store.get(tenant, "batch", batch_id) is None:
+        platform.store.insert(tenant, "batch", batch_id, stored, created=created, state=stored["status"],
+                              parent=dataset_id)
+    else:
+        platform.store.replace(tenant, "batch", batch_id, stored, updated=int(stored.get("updated") or now),
+                               state=stored["status"], parent=dataset_id)
+    _touch_dataset(platform, tenant, dataset_id, batch_id, stored["status"])
+    return copy.deepcopy(stored)
+
+
+def update_batch(platform: "Platform", tenant: Tenant, batch_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+    """Merge ``changes`` (top-level fields, e.g. ``status``, ``recordCount``, ``failedRecordCount``, ``errors``,
+    ``completed``, ``size``, ``metrics``) into a batch; keeps the dataset's last-batch fields current.
+    Raises ``KeyError`` when the batch does not exist."""
+    rec = platform.store.get(tenant, "batch", batch_id)
+    if rec is None:
+        raise KeyError(f"batch {batch_id} does not exist")
+    doc = copy.deepcopy(rec.doc)
+    doc.update(copy.deepcopy(changes))
+    now = platform.clock.now_ms()
+    if "updated" not in changes:
+        doc["updated"] = now
+    doc["status"] = str(doc.get("status") or "loading").lower()
+    dataset_id = _batch_dataset(doc)
+    platform.store.replace(tenant, "batch", batch_id, doc, updated=int(doc.get("updated") or now),
+                           state=doc["status"], parent=dataset_id)
+    if "status" in changes:
+        _touch_dataset(platform, tenant, dataset_id, batch_id, doc["status"])
+    return copy.deepcopy(doc)
+
+
+def _touch_dataset(platform: "Platform", tenant: Tenant, dataset_id: str | None, batch_id: str, status: str) -> None:
+    if not dataset_id:
+        return
+    rec = platform.store.get(tenant, "dataSet", dataset_id)
+    if rec is None:
+        return
+    doc = copy.deepcopy(rec.doc)
+    doc["lastBatchId"] = batch_id
+    doc["lastBatchStatus"] = status
+    if status in SUCCESS_STATES:
+        doc["lastSuccessfulBatch"] = batch_id
+    platform.store.replace(tenant, "dataSet", dataset_id, doc, updated=rec.updated, name=doc.get("name"),
+                           state=doc.get("state"))
+
+
+def get_dataset(platform: "Platform", tenant: Tenant, dataset_id: str) -> dict[str, Any] | None:
+    rec = platform.store.get(tenant, "dataSet", dataset_id)
+    return copy.deepcopy(rec.doc) if rec else None
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# list machinery
+# --------------------------------------------------------------------------------------------------------------------
+def _field(doc: dict[str, Any], path: str) -> Any:
+    if path in doc:
+        return doc[path]
+    node: Any = doc
+    for part in path.split("."):
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        else:
+            return None
+    return node
+
+
+def _wild(pattern: str) -> re.Pattern[str]:
+    """``*`` is a wildcard, ``**`` a literal asterisk."""
+    parts = pattern.split("**")
+    rx = r"\*".join(".*".join(re.escape(p) for p in part.split("*")) for part in parts)
+    return re.compile(f"^{rx}$", re.S)
+
+
+def _scalar_str(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return str(v)
+
+
+def _simple_filter(doc: dict[str, Any], fld: str, raw: str) -> bool:
+    negate = raw.startswith("!")
+    wanted = [w for w in (raw[1:] if negate else raw).split(",")]
+    value = _field(doc, fld)
+    values = value if isinstance(value, list) else [value]
+    hit = any(v is not None and _wild(w).match(_scalar_str(v)) for v in values for w in wanted)
+    return not hit if negate else hit
+
+
+def _number(v: Any) -> float | None:
+    if isinstance(v, bool):
+        return None
+    if isinstance(v, (int, float)):
+        return float(v)
+    try:
+        return float(str(v))
+    except ValueError:
+        return None
+
+
+def _version(v: Any) -> tuple[int, ...] | None:
+    if isinstance(v, str) and re.fullmatch(r"\d+(\.\d+)+", v):
+        return tuple(int(x) for x in v.split("."))
+    return None
+
+
+def _compare(a: Any, b: str) -> int:
+    """Versions (``1.0.3``) compare as versions, numbers as numbers, anything else as text."""
+    va, vb = (_version(a) if isinstance(a, str) else None), _version(b)
+    if va is not None and vb is not None:
+        return (va > vb) - (va < vb)
+    na, nb = _number(a), _number(b)
+    if na is not None and nb is not None:
+        return (na > nb) - (na < nb)
+    sa = _scalar_str(a)
+    return (sa > b) - (sa < b)
+
+
+def _property_filter(doc: dict[str, Any], expr: str) -> bool:
+    m = _PROPERTY_RE.match(expr)
+    if not m:
+        name = expr.strip()
+        if name.startswith("!"):
+            return _field(doc, name[1:].strip()) is None
+        return _field(doc, name) is not None
+    fld, op, want = m.group("field").strip(), m.group("op"), m.group("value").strip().strip('"')
+    value = _field(doc, fld)
+    values = value if isinstance(value, list) else [value]
+    values = [v for v in values if v is not None]
+    if op == "~":
+        try:
+            rx = re.compile(want)
+        except re.error:
+            raise _bad(f"Invalid regular expression in property filter: {want!r}") from None
+        return any(rx.search(_scalar_str(v)) for v in values)
+    if op == "==":
+        return any(_compare(v, want) == 0 for v in values)
+    if op == "!=":
+        return all(_compare(v, want) != 0 for v in values)
+    tests = {"<": lambda c: c < 0, "<=": lambda c: c <= 0, ">": lambda c: c > 0, ">=": lambda c: c >= 0}[op]
+    return any(tests(_compare(v, want)) for v in values)
+
+
+def _tags_filter(doc: dict[str, Any], expr: str) -> bool:
+    tags = doc.get("tags") or {}
+    for item in expr.split(","):
+        name, _, value = item.partition(":")
+        values = tags.get(name)
+        if values is None:
+            return False
+        if value and value != "*":
+            vals = values if isinstance(values, list) else [values]
+            if not any(_wild(value).match(_scalar_str(v)) for v in vals):
+                return False
+    return True
+
+
+def _int_param(call: Call, name: str) -> int | None:
+    raw = call.arg(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise _bad(f"Invalid value for {name}: {raw!r}; it must be an integer.") from None
+
+
+def _listing(call: Call, records: list[Record], extra: dict[str, Any] | None = None) -> Reply:
+    """Filter, order, page and project a Catalog collection; answer the ``{id: object}`` map."""
+    limit = _int_param(call, "limit")
+    if limit is None:
+        limit = DEFAULT_LIMIT
+    if not 1 <= limit <= MAX_LIMIT:
+        raise _bad(f"Invalid limit {limit}: the limit must be between 1 and {MAX_LIMIT}.")
+    start = _int_param(call, "start") or 0
+    if start < 0:
+        raise _bad(f"Invalid start {start}: it must not be negative.")
+    items = [(r.id, r) for r in records]
+    for name, values in call.query.items():
+        if name in RESERVED:
+            continue
+        for v in values:
+            items = [(i, r) for i, r in items if _simple_filter(r.doc, name, v)]
+    for expr in call.args("property"):
+        items = [(i, r) for i, r in items if _property_filter({"id": i, **r.doc}, expr)]
+    for expr in call.args("tags"):
+        items = [(i, r) for i, r in items if _tags_filter(r.doc, expr)]
+    for param, fld, op in (("createdAfter", "created", ">"), ("createdBefore", "created", "<"),
+                           ("startAfter", "started", ">"), ("startBefore", "started", "<"),
+                           ("endAfter", "completed", ">"), ("endBefore", "completed", "<")):
+        bound = _int_param(call, param)
+        if bound is None:
+            continue
+        items = [(i, r) for i, r in items if isinstance(r.doc.get(fld), (int, float)) and (
+            r.doc[fld] > bound if op == ">" else r.doc[fld] < bound)]
+    order = call.arg("orderBy") or call.arg("orderby")
+    if order:
+        keys = []
+        for part in order.split(","):
+            part = part.strip()
+            direction, _, fld = part.rpartition(":")
+            direction = direction.lower() or "asc"
+            if direction not in ("asc", "desc") or not fld:
+                raise _bad(f"Invalid orderBy {order!r}: use asc:<field> or desc:<field>, comma separated.")
+            keys.append((fld, direction == "desc"))
+        for fld, desc in reversed(keys):
+            items.sort(key=lambda t, f=fld: _sort_key({"id": t[0], **t[1].doc}.get(f) if f == "id"
+                                                      else _field(t[1].doc, f)), reverse=desc)
+    page = items[start:start + limit]
+    props = [p.strip() for p in ",".join(call.args("properties")).split(",") if p.strip()]
+    out: dict[str, Any] = {}
+    for i, r in page:
+        doc = r.doc
+        if extra:
+            doc = {**doc, **extra.get(i, {})}
+        out[i] = {k: copy.deepcopy(doc[k]) for k in props if k in doc} if props else copy.deepcopy(doc)
+    return Reply(200, out)
+
+
+def _sort_key(v: Any):
+    if v is None:
+        return (2, "")
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        return (0, v)
+    return (1, _scalar_str(v))
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# the service
+# --------------------------------------------------------------------------------------------------------------------
+class CatalogService(Service):
+    """Datasets, batches and dataset files."""
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("POST", f"{BASE}/dataSets", self.create_dataset),
+            Route("GET", f"{BASE}/dataSets", self.list_datasets),
+            Route("GET", f"{BASE}/dataSets/<id>", self.get_dataset),
+            Route("PUT", f"{BASE}/dataSets/<id>", self.put_dataset),
+            Route("PATCH", f"{BASE}/dataSets/<id>", self.patch_dataset),
+            Route("DELETE", f"{BASE}/dataSets/<id>", self.delete_dataset),
+            Route("GET", f"{BASE}/batches", self.list_batches),
+            Route("GET", f"{BASE}/batches/<id>", self.get_batch),
+            Route("GET", f"{BASE}/dataSetFiles", self.list_files),
+            Route("GET", f"{BASE}/dataSetFiles/<id>", self.get_file),
+        ]
+
+    def _user(self, call: Call) -> str:
+        return f"{call.client_id}@AdobeID" if call.client_id else "aep-local@AdobeID"
+
+    # -- datasets -------------------------------------------------------------------------------------------------
+    def _check_schema_ref(self, call: Call, ref: Any) -> dict[str, Any] | None:
+        if ref is None:
+            return None
+        if not isinstance(ref, dict) or not isinstance(ref.get("id"), str) or not ref["id"]:
+            raise _bad("schemaRef must be an object with an 'id' (and a 'contentType').")
+        from . import schemaregistry
+
+        doc = schemaregistry.get_schema(self.platform, call.tenant, ref["id"])
+        if doc is None or doc.get("meta:resourceType") not in ("schemas", "classes"):
+            raise _bad(f"The schema {ref['id']} referenced by schemaRef.id does not exist in sandbox "
+                       f"'{call.tenant.sandbox}' (a tenant schema or a standard class is required).")
+        content_type = ref.get("contentType") or DEFAULT_CONTENT_TYPE
+        if not isinstance(content_type, str):
+            raise _bad("schemaRef.contentType must be a string.")
+        return {"id": doc["$id"], "contentType": content_type}
+
+    def _user_fields(self, call: Call, body: Any) -> dict[str, Any]:
+        if not isinstance(body, dict):
+            raise _bad("The request body must be a JSON object describing the dataset.")
+        out = {k: copy.deepcopy(v) for k, v in body.items() if k not in SYSTEM_FIELDS and k != "id"}
+        if "name" in out and not isinstance(out["name"], str):
+            raise _bad("name must be a string.")
+        if "tags" in out and not isinstance(out["tags"], dict):
+            raise _bad("tags must be an object of arrays, e.g. {\"unifiedProfile\": [\"enabled:true\"]}.")
+        if "enableErrorDiagnostics" in out and not isinstance(out["enableErrorDiagnostics"], bool):
+            raise _bad("enableErrorDiagnostics must be a boolean.")
+        if "schemaRef" in out:
+            out["schemaRef"] = self._check_schema_ref(call, out["schemaRef"])
+            if out["schemaRef"] is None:
+                del out["schemaRef"]
+        return out
+
+    def create_dataset(self, call: Call) -> Reply:
+        fields = self._user_fields(call, call.body)
+        now = self.clock.now_ms()
+        ds_id = self.ids.dataset()
+        doc: dict[str, Any] = {"name": fields.pop("name", None)}
+        if doc["name"] is None:
+            del doc["name"]
+        doc.update(fields)
+        doc.setdefault("tags", {})
+        doc.setdefault("enableErrorDiagnostics", False)
+        doc.update({"imsOrg": call.tenant.org, "created": now, "updated": now, "createdClient": call.client_id,
+                    "createdUser": self._user(call), "updatedUser": self._user(call), "version": "1.0.0",
+                    "viewId": self.ids.dataset(), "files": f"@/dataSetFiles?dataSetId={ds_id}", "state": "DRAFT"})
+        if (call.arg("requestDataSource") or "").lower() == "true":
+            doc["dataSourceId"] = int(self.ids.dataset()[:6], 16)
+        self.store.insert(call.tenant, "dataSet", ds_id, doc, created=now, name=doc.get("name"), state="DRAFT")
+        return Reply(201, [f"@/dataSets/{ds_id}"], {"Location": f"{BASE}/dataSets/{ds_id}"})
+
+    def _dataset(self, call: Call) -> Record:
+        rec = self.store.get(call.tenant, "dataSet", call.params["id"])
+        if rec is None:
+            raise _not_found("dataset", call.params["id"])
+        return rec
+
+    def get_dataset(self, call: Call) -> Reply:
+        rec = self._dataset(call)
+        props = [p.strip() for p in ",".join(call.args("properties")).split(",") if p.strip()]
+        doc = {k: rec.doc[k] for k in props if k in rec.doc} if props else rec.doc
+        return Reply(200, {rec.id: doc})
+
+    def list_datasets(self, call: Call) -> Reply:
+        return _listing(call, self.store.select(call.tenant, "dataSet"))
+
+    def _save(self, call: Call, rec: Record, doc: dict[str, Any]) -> Reply:
+        now = self.clock.now_ms()
+        doc["updated"] = now
+        doc["updatedUser"] = self._user(call)
+        v = _version(doc.get("version")) or (1, 0, 0)
+        doc["version"] = ".".join(str(x) for x in (*v[:-1], v[-1] + 1))
+        self.store.replace(call.tenant, "dataSet", rec.id, doc, updated=now, name=doc.get("name"),
+                           state=doc.get("state"))
+        return Reply(200, [f"@/dataSets/{rec.id}"])
+
+    def put_dataset(self, call: Call) -> Reply:
+        rec = self._dataset(call)
+        fields = self._user_fields(call, call.body)
+        doc = {k: v for k, v in rec.doc.items() if k in SYSTEM_FIELDS}
+        doc.update(fields)
+        doc.setdefault("tags", {})
+        return self._save(call, rec, doc)
+
+    def patch_dataset(self, call: Call) -> Reply:
+        rec = self._dataset(call)
+        body = call.body
+        if isinstance(body, list):
+            try:
+                patched = apply_patch(rec.doc, body)
+            except PatchError as exc:
+                raise _bad(f"Invalid JSON Patch: {exc}") from None
+            if not isinstance(patched, dict):
+                raise _bad("The patched dataset must be a JSON object.")
+            fields = self._user_fields(call, {k: v for k, v in patched.items() if k not in SYSTEM_FIELDS})
+            doc = {k: v for k, v in rec.doc.items() if k in SYSTEM_FIELDS}
+            doc.update(fields)
+        else:
+            fields = self._user_fields(call, body)
+            doc = copy.deepcopy(rec.doc)
+            doc.update(fields)
+        return self._save(call, rec, doc)
+
+    def delete_dataset(self, call: Call) -> Reply:
+        rec = self._dataset(call)
+        for b in self.store.select(call.tenant, "batch", where="parent = ?", params=[rec.id]):
+            self.store.delete(call.tenant, "batch", b.id)
+        self.store.delete(call.tenant, "dataSet", rec.id)
+        return Reply(200, [f"@/dataSets/{rec.id}"])
+
+    # -- batches ----------------------------------------------------------------------------------------------------
+    def list_batches(self, call: Call) -> Reply:
+        where, params = [], []
+        ds = call.arg("dataSet")
+        if ds:
+            where.append("parent = ?")
+            params.append(ds)
+        records = self.store.select(call.tenant, "batch", where=" AND ".join(where), params=params)
+        batch = call.arg("batch")
+        if batch:
+            records = [r for r in records if r.id in batch.split(",")]
+        return _listing(call, records)
+
+    def get_batch(self, call: Call) -> Reply:
+        rec = self.store.get(call.tenant, "batch", call.params["id"])
+        if rec is None:
+            raise _not_found("batch", call.params["id"])
+        props = [p.strip() for p in ",".join(call.args("properties")).split(",") if p.strip()]
+        doc = {k: rec.doc[k] for k in props if k in rec.doc} if props else rec.doc
+        return Reply(200, {rec.id: doc})
+
+    # -- dataset files --------------------------------------------------------------------------------------------
+    def _files(self, call: Call) -> list[tuple[str, dict[str, Any]]]:
+        ds = call.arg("dataSetId")
+        batch = call.arg("batchId")
+        where, params = ["state IN ('success', 'active')"], []
+        if ds:
+            where.append("parent = ?")
+            params.append(ds)
+        out = []
+        views: dict[str, str] = {}
+        for b in self.store.select(call.tenant, "batch", where=" AND ".join(where), params=params):
+            if batch and b.id != batch:
+                continue
+            if not b.doc.get("recordCount"):
+                continue
+            dataset_id = _batch_dataset(b.doc) or ""
+            if dataset_id not in views:
+                d = self.store.get(call.tenant, "dataSet", dataset_id)
+                views[dataset_id] = (d.doc.get("viewId") if d else None) or dataset_id
+            out.append((f"{b.id}-1", {
+                "batchId": b.id, "dataSetViewId": views[dataset_id], "dataSetId": dataset_id,
+                "imsOrg": b.doc.get("imsOrg", call.tenant.org), "created": b.doc.get("created"),
+                "updated": b.doc.get("updated"), "createdClient": b.doc.get("createdClient"),
+                "createdUser": b.doc.get("createdUser"), "updatedUser": b.doc.get("updatedUser"),
+                "availableDates": {}, "isValid": True, "version": "1.0.0",
+                "records": b.doc.get("recordCount", 0), "size": b.doc.get("size", 0),
+            }))
+        return out
+
+    def list_files(self, call: Call) -> Reply:
+        files = self._files(call)
+        recs = [Record(fid, doc, None, doc.get("created") or 0, doc.get("updated") or 0, 0) for fid, doc in files]
+        return _listing(_without(call, "dataSetId", "batchId"), recs)
+
+    def get_file(self, call: Call) -> Reply:
+        fid = call.params["id"]
+        for i, doc in self._files(_without(call, "dataSetId", "batchId")):
+            if i == fid:
+                return Reply(200, {i: doc})
+        raise _not_found("dataset file", fid)
+
+
+def _without(call: Call, *names: str) -> Call:
+    query = {k: v for k, v in call.query.items() if k not in names}
+    return Call(method=call.method, path=call.path, params=call.params, query=query, body=call.body,
+                headers=call.headers, tenant=call.tenant, client_id=call.client_id, request_id=call.request_id,
+                raw=call.raw)
