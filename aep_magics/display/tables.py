@@ -1,0 +1,385 @@
+"""Lists as tables: selected columns, paged at ``options.display_limit`` rows ("rows 1–20 of 2,000").
+
+A :class:`ListResult` keeps every item (``.items``, ``len()``, iteration, ``[i]``); only one page is ever rendered,
+so a 2,000-item list stays a few kilobytes of output. ``.page(n)`` renders page ``n``; ``.to_dataframe()`` gives
+every row as a pandas DataFrame (pandas loads then, not before).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from .results import (
+    Renderable,
+    Request,
+    badge,
+    curl_html,
+    epoch_text,
+    esc,
+    mask_secrets,
+    status_text,
+    tone_of,
+)
+
+#: Columns shown per kind of list (dotted paths into each item); other kinds get their first scalar keys.
+COLUMNS: dict[str, list[str]] = {
+    "connectionSpecs": ["id", "name", "providerId", "version", "attributes.category"],
+    "connections": ["id", "name", "connectionSpec.id", "state", "createdAt"],
+    "sourceConnections": ["id", "name", "baseConnectionId", "params.tableName", "createdAt"],
+    "targetConnections": ["id", "name", "params.dataSetId", "data.format", "createdAt"],
+    "flowSpecs": ["id", "name", "providerId", "version"],
+    "flows": ["id", "name", "state", "flowSpec.id", "scheduleParams.frequency", "createdAt"],
+    "schemas": ["title", "$id", "version"],
+    "fieldgroups": ["title", "$id", "version"],
+    "mixins": ["title", "$id", "version"],
+    "classes": ["title", "$id", "version"],
+    "datatypes": ["title", "$id", "version"],
+    "dataSets": ["id", "name", "schemaRef.id", "created"],
+    "batches": ["id", "status", "recordCount", "failedRecordCount", "created"],
+    "mappingSets": ["id", "name", "version", "status", "createdDate"],
+    "sandboxes": ["name", "title", "type", "state", "isDefault"],
+    "tables": ["name", "path", "type", "canPreview", "canFetchSchema"],
+    "columns": ["name", "type", "xdm.type", "meta:xdmType"],
+    "files": ["dataSetFileId", "name", "records", "size", "length"],
+}
+TIME_COLUMNS = frozenset(
+    {"created", "updated", "createdAt", "updatedAt", "createdDate", "modifiedDate", "started", "completed"}
+)
+CELL_WIDTH = 60
+
+
+def get_path(item: Any, path: str) -> Any:
+    """``item["a"]["b"]`` for ``"a.b"`` (keys containing dots are tried whole first)."""
+    if isinstance(item, dict) and path in item:
+        return item[path]
+    value = item
+    for part in path.split("."):
+        if isinstance(value, dict) and part in value:
+            value = value[part]
+        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]
+        else:
+            return None
+    return value
+
+
+def cell_text(value: Any, column: str = "", width: int = CELL_WIDTH) -> str:
+    if value is None:
+        return ""
+    if column.split(".")[-1] in TIME_COLUMNS and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return epoch_text(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list)):
+        text = json.dumps(mask_secrets(value), ensure_ascii=False, default=str)
+    elif isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        text = str(int(value))
+    else:
+        text = str(value)
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def default_columns(items: Sequence[Any], limit: int = 8) -> list[str]:
+    columns: list[str] = []
+    for item in items[:50]:
+        if not isinstance(item, dict):
+            return ["value"]
+        for key, value in item.items():
+            if key not in columns and not isinstance(value, (dict, list)) and not str(key).startswith("_"):
+                columns.append(key)
+    preferred = [c for c in ("id", "name", "title") if c in columns]
+    rest = [c for c in columns if c not in preferred]
+    return (preferred + rest)[:limit] or ["value"]
+
+
+class ListResult(Renderable):
+    """A list of platform objects (connection specs, flows, runs, field groups, datasets, batches …) as a table."""
+
+    def __init__(
+        self,
+        kind: str,
+        items: Sequence[Any],
+        *,
+        columns: Sequence[str] | None = None,
+        body: Any = None,
+        status: int | None = None,
+        request: Request | None = None,
+        calls: Sequence[Request] = (),
+        title: str | None = None,
+        note: str | None = None,
+    ):
+        self.kind = kind
+        self.items = list(items)
+        self.columns = list(columns) if columns else (COLUMNS.get(kind) or default_columns(self.items))
+        self.body = body if body is not None else self.items
+        self.status = status
+        self.calls = list(calls)
+        self.request = request if request is not None else (self.calls[-1] if self.calls else None)
+        self.title = title or kind
+        self.note = note
+
+    # -- data access -------------------------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.items)
+
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(key, (int, slice)):
+            return self.items[key]
+        return self.body[key]
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        try:
+            return self[key]
+        except (KeyError, IndexError, TypeError):
+            return default
+
+    @property
+    def ids(self) -> list[Any]:
+        return [get_path(item, "id") if get_path(item, "id") is not None else get_path(item, "$id") for item in self.items]
+
+    @property
+    def curl(self) -> str:
+        return self.request.curl if self.request is not None else ""
+
+    def rows(self) -> list[dict[str, Any]]:
+        """Every row as shown: the selected columns of each item."""
+        return [{c: (get_path(item, c) if c != "value" or isinstance(item, dict) else item) for c in self.columns}
+                for item in self.items]
+
+    def page(self, n: int = 1, size: int | None = None) -> Page:
+        """Page ``n`` (1-based) of ``size`` rows (default ``display_limit``)."""
+        return Page(self, n, size)
+
+    def to_dataframe(self, all_columns: bool = False) -> Any:
+        """Every row as a pandas DataFrame: the shown columns, or every (flattened) field with ``all_columns``."""
+        import pandas as pd
+
+        if all_columns and all(isinstance(item, dict) for item in self.items):
+            return pd.json_normalize(self.items)
+        return pd.DataFrame(self.rows(), columns=self.columns)
+
+    # -- rendering ---------------------------------------------------------------------------------------------
+
+    def _heading(self) -> str:
+        count = len(self.items)
+        return f"{self.title}: {count:,} item{'s' if count != 1 else ''}"
+
+    def _text(self) -> str:
+        return self.page(1)._text()
+
+    def _html(self) -> str:
+        return self.page(1)._html()
+
+    def _extra_text(self) -> str:
+        return ""
+
+    def _extra_html(self) -> str:
+        return ""
+
+
+class Page(Renderable):
+    """One page of a :class:`ListResult`."""
+
+    def __init__(self, result: ListResult, n: int = 1, size: int | None = None):
+        from . import options
+
+        self.result = result
+        self.size = max(1, size or options.display_limit)
+        pages = max(1, -(-len(result.items) // self.size))
+        self.n = min(max(1, n), pages)
+        self.pages = pages
+
+    @property
+    def bounds(self) -> tuple[int, int]:
+        start = (self.n - 1) * self.size
+        return start, min(start + self.size, len(self.result.items))
+
+    def rows(self) -> list[dict[str, Any]]:
+        start, end = self.bounds
+        return self.result.rows()[start:end] if start < end else []
+
+    def footer(self) -> str:
+        total = len(self.result.items)
+        start, end = self.bounds
+        if total == 0:
+            return "no rows"
+        text = f"rows {start + 1:,}–{end:,} of {total:,}"
+        if self.pages > 1:
+            following = self.n + 1 if self.n < self.pages else 1
+            text += f" · .page({following}) for more, .to_dataframe() for all"
+        return text
+
+    def _text(self) -> str:
+        result = self.result
+        rows = self.rows()
+        columns = result.columns
+        cells = [[cell_text(row.get(c), c, 40) for c in columns] for row in rows]
+        start = self.bounds[0]
+        index_width = len(str(start + len(rows))) if rows else 1
+        widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
+        lines = [result._heading()]
+        if result.note:
+            lines.append(result.note)
+        extra = result._extra_text()
+        if extra:
+            lines.append(extra)
+        if rows:
+            lines.append(" " * index_width + "  " + "  ".join(c.ljust(w) for c, w in zip(columns, widths)).rstrip())
+            for i, row in enumerate(cells):
+                number = str(start + i + 1).rjust(index_width)
+                lines.append(number + "  " + "  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip())
+        lines.append(self.footer())
+        return "\n".join(lines)
+
+    def _html(self) -> str:
+        result = self.result
+        rows = self.rows()
+        start = self.bounds[0]
+        head = "".join(f"<th>{esc(c)}</th>" for c in result.columns)
+        body = []
+        for i, row in enumerate(rows):
+            tds = []
+            for c in result.columns:
+                value = row.get(c)
+                text = cell_text(value, c)
+                if c in ("status", "state") and text:
+                    tds.append(f"<td>{badge(text, tone_of(text))}</td>")
+                else:
+                    tds.append(f"<td>{esc(text)}</td>")
+            body.append(f"<tr><th>{start + i + 1}</th>{''.join(tds)}</tr>")
+        note = f'<div class="aep-dim">{esc(result.note)}</div>' if result.note else ""
+        table = (
+            '<table class="dataframe aep-table" border="1"><thead><tr style="text-align:right"><th></th>'
+            f"{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+            if rows
+            else ""
+        )
+        curl = ""
+        if result.request is not None:
+            curl = f"<details><summary>curl</summary>{curl_html(result.calls or [result.request])}</details>"
+        return (
+            f'<div class="aep-card"><div><span class="aep-kind">{esc(result._heading())}</span>'
+            f"{badge(status_text(result.status), tone_of(result.status)) if result.status else ''}</div>{note}"
+            f"{result._extra_html()}{table}<div class=\"aep-dim\">{esc(self.footer())}</div>{curl}</div>"
+        )
+
+
+# -- flow runs ---------------------------------------------------------------------------------------------------
+
+RUN_COLUMNS = ["id", "status", "started", "records in", "records out", "failed", "duration", "errors"]
+UNFINISHED = frozenset({"scheduled", "inprogress", "in_progress", "pending", "queued", "running", "processing"})
+
+
+def run_status(run: dict[str, Any]) -> str:
+    status = get_path(run, "metrics.statusSummary.status") or run.get("state") or run.get("status") or "unknown"
+    return str(status)
+
+
+def run_finished(run: dict[str, Any]) -> bool:
+    return run_status(run).lower() not in UNFINISHED
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def run_row(run: dict[str, Any]) -> dict[str, Any]:
+    started = get_path(run, "metrics.durationSummary.startedAtUTC")
+    completed = get_path(run, "metrics.durationSummary.completedAtUTC")
+    duration = None
+    if _int(started) is not None and _int(completed) is not None:
+        duration = f"{(int(completed) - int(started)) / 1000:.1f} s"
+    errors = list(get_path(run, "metrics.statusSummary.errors") or [])
+    for activity in run.get("activities") or []:
+        errors.extend(get_path(activity, "statusSummary.errors") or [])
+        errors.extend(get_path(activity, "statusSummary.extensions.errors") or [])
+    codes = []
+    for error in errors:
+        code = error.get("code") if isinstance(error, dict) else str(error)
+        if code and code not in codes:
+            codes.append(code)
+    return {
+        "id": run.get("id"),
+        "status": run_status(run),
+        "started": epoch_text(started) if started is not None else "",
+        "records in": _int(get_path(run, "metrics.recordSummary.inputRecordCount")),
+        "records out": _int(get_path(run, "metrics.recordSummary.outputRecordCount")),
+        "failed": _int(get_path(run, "metrics.recordSummary.failedRecordCount")),
+        "duration": duration,
+        "errors": ", ".join(codes),
+        "_started": _int(started) or 0,
+    }
+
+
+class RunsResult(ListResult):
+    """The runs of a flow: status, records in/out/failed, duration, errors, and a small chart of records per run."""
+
+    def __init__(self, flow_id: str, runs: Sequence[dict[str, Any]], **kw: Any):
+        ordered = sorted(runs, key=lambda r: (_int(get_path(r, "metrics.durationSummary.startedAtUTC")) or 0,
+                                              r.get("createdAt") or 0, str(r.get("id"))))
+        kw.setdefault("title", f"Runs of flow {flow_id}")
+        super().__init__("runs", ordered, columns=RUN_COLUMNS, **kw)
+        self.flow_id = flow_id
+
+    def rows(self) -> list[dict[str, Any]]:
+        return [run_row(run) for run in self.items]
+
+    @property
+    def finished(self) -> bool:
+        return bool(self.items) and all(run_finished(r) for r in self.items)
+
+    def counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for run in self.items:
+            status = run_status(run)
+            counts[status] = counts.get(status, 0) + 1
+        return counts
+
+    def _extra_text(self) -> str:
+        rows = self.rows()
+        if not rows:
+            return "no runs yet"
+        counts = ", ".join(f"{n} {s}" for s, n in sorted(self.counts().items()))
+        total_in = sum(r["records in"] or 0 for r in rows)
+        total_out = sum(r["records out"] or 0 for r in rows)
+        total_failed = sum(r["failed"] or 0 for r in rows)
+        return f"{counts}; records in {total_in:,}, out {total_out:,}, failed {total_failed:,}"
+
+    def _extra_html(self) -> str:
+        summary = self._extra_text()
+        return f'<div>{esc(summary)}</div>{records_chart_svg(self.rows())}'
+
+
+def records_chart_svg(rows: Sequence[dict[str, Any]], max_bars: int = 60) -> str:
+    """A tiny inline SVG bar chart: records out (green) and failed (red) per run, oldest first."""
+    rows = [r for r in rows if (r.get("records out") or 0) + (r.get("failed") or 0) > 0][-max_bars:]
+    if not rows:
+        return ""
+    height, bar, gap, top = 60, 14, 4, 12
+    peak = max((r.get("records out") or 0) + (r.get("failed") or 0) for r in rows) or 1
+    width = len(rows) * (bar + gap) + gap
+    shapes = [f'<text x="2" y="9" font-size="9" fill="#666">records per run (max {peak:,})</text>']
+    for i, row in enumerate(rows):
+        out, failed = row.get("records out") or 0, row.get("failed") or 0
+        x = gap + i * (bar + gap)
+        h_out = round((height - top) * out / peak)
+        h_failed = round((height - top) * failed / peak)
+        tip = esc(f"{row.get('id')}: {out:,} out, {failed:,} failed")
+        if h_out:
+            shapes.append(f'<rect x="{x}" y="{height - h_out}" width="{bar}" height="{h_out}" fill="#2e8540">'
+                          f"<title>{tip}</title></rect>")
+        if h_failed:
+            shapes.append(f'<rect x="{x}" y="{height - h_out - h_failed}" width="{bar}" height="{h_failed}" '
+                          f'fill="#c0392b"><title>{tip}</title></rect>')
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{max(width, 160)}" height="{height + 2}" '
+            f'role="img" aria-label="records per run">{"".join(shapes)}</svg>')

@@ -1,0 +1,325 @@
+"""Cell bodies: JSON or YAML request payloads with ``{{name}}`` references into the notebook's namespace.
+
+``{{src.id}}``, ``{{cfg.table}}``, ``{{schema["$id"]}}`` and ``{{rows[0]}}`` name a variable followed by attributes,
+keys or indexes (evaluated step by step, never with ``eval``). Anything else between braces, JSON's own ``{`` and
+``}`` included, is left alone.
+
+Values never pass through the JSON/YAML parser, so no value can break or inject into the body: every reference is
+swapped for an inert sentinel, the text is parsed, and the sentinels are then replaced in the parsed data. A
+reference standing alone as a value (``"mappingVersion": {{m.version}}``) keeps the value's type; inside a string
+(``"name": "Orders of {{shop}}"``) it becomes text, exactly as written. A result object (``{{src}}``) stands for its
+id, a :class:`~aep_magics.auth.Secret` for its value.
+
+A body whose first character is ``{`` or ``[`` is JSON (strict: a trailing comma is an error); anything else is YAML
+(``yes``/``no``/``on``/``off`` and dates stay strings). Errors name the line and column in the cell body.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import InputError
+
+_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
+_STEP = r"""(?:\s*\.\s*[A-Za-z_][A-Za-z0-9_]*|\s*\[\s*(?:"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'|-?\d+)\s*\])"""
+PLACEHOLDER = re.compile(r"\{\{\s*(" + _NAME + _STEP + r"*)\s*\}\}")
+_STEP_RE = re.compile(
+    r"""\s*(?:\.\s*(?P<attr>[A-Za-z_][A-Za-z0-9_]*)|\[\s*(?:(?P<dq>"(?:[^"\\\n]|\\.)*")|(?P<sq>'(?:[^'\\\n]|\\.)*')"""
+    r"""|(?P<index>-?\d+))\s*\])"""
+)
+
+
+# -- references -----------------------------------------------------------------------------------------------
+
+
+def resolve(expr: str, namespace: Mapping[str, Any]) -> Any:
+    """The value of a reference such as ``src.id`` or ``schema["$id"]`` in ``namespace``.
+
+    Attributes fall back to keys on mappings (``{{cfg.table}}`` works for a dict ``cfg``).
+    """
+    head = re.match(_NAME, expr)
+    assert head is not None
+    name = head.group(0)
+    if name not in namespace:
+        raise InputError(f"{{{{{expr}}}}}: there is no variable named {name!r} in the notebook")
+    value = namespace[name]
+    where = name
+    for step in _STEP_RE.finditer(expr, head.end()):
+        if step.group("attr") is not None:
+            attr = step.group("attr")
+            try:
+                value = getattr(value, attr)
+            except AttributeError:
+                if isinstance(value, Mapping) and attr in value:
+                    value = value[attr]
+                else:
+                    raise InputError(
+                        f"{{{{{expr}}}}}: {where} ({type(value).__name__}) has no attribute {attr!r}"
+                    ) from None
+            where += f".{attr}"
+        else:
+            if step.group("index") is not None:
+                key: Any = int(step.group("index"))
+            else:
+                quoted = step.group("dq") or step.group("sq") or ""
+                key = _unquote(quoted)
+            try:
+                value = value[key]
+            except (KeyError, IndexError, TypeError):
+                raise InputError(f"{{{{{expr}}}}}: {where} ({type(value).__name__}) has no item [{key!r}]") from None
+            where += f"[{key!r}]"
+    return value
+
+
+def _unquote(quoted: str) -> str:
+    if quoted.startswith('"'):
+        return json.loads(quoted)
+    inner = quoted[1:-1]
+    return re.sub(r"\\(.)", r"\1", inner)
+
+
+def as_json_value(value: Any, expr: str) -> Any:
+    """``value`` as plain JSON data (results become their id, secrets their value)."""
+    value = _unwrap(value)
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    if isinstance(value, Mapping):
+        return {str(k): as_json_value(v, expr) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [as_json_value(v, expr) for v in value]
+    for convert in ("item", "tolist"):  # numpy scalars and arrays, pandas Series
+        method = getattr(value, convert, None)
+        if callable(method):
+            try:
+                return as_json_value(method(), expr)
+            except (TypeError, ValueError):
+                pass
+    raise InputError(f"{{{{{expr}}}}} is a {type(value).__name__}, which has no JSON form")
+
+
+def as_text(value: Any, expr: str) -> str:
+    """``value`` as it reads inside a string: text as is, anything else as JSON (``true``, ``12``, ``[1, 2]``)."""
+    value = as_json_value(value, expr)
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def _unwrap(value: Any) -> Any:
+    from ..auth import Secret
+
+    if isinstance(value, Secret):
+        return value.reveal()
+    reference = getattr(value, "__aep_reference__", None)  # result objects stand for their id
+    if callable(reference):
+        return reference()
+    return value
+
+
+def interpolate_text(
+    text: str, namespace: Mapping[str, Any], quote: Callable[[str], str] | None = None
+) -> str:
+    """Replace every ``{{ref}}`` in a plain string (a magic's argument) with its text; ``quote`` escapes it."""
+
+    def sub(match: re.Match[str]) -> str:
+        value = as_text(resolve(match.group(1), namespace), match.group(1))
+        return quote(value) if quote else value
+
+    return PLACEHOLDER.sub(sub, text)
+
+
+# -- bodies ---------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Slot:
+    expr: str
+    typed: bool  # stands alone as a value: keeps its type
+    new_start: int
+    new_end: int
+    old_start: int
+    old_end: int
+
+
+def parse_body(text: str, namespace: Mapping[str, Any] | None = None) -> Any:
+    """Parse a cell body (JSON or YAML) and fill in its ``{{references}}``; None for an empty body."""
+    if not text.strip():
+        return None
+    namespace = namespace if namespace is not None else {}
+    is_json = text.lstrip()[:1] in ("{", "[")
+    nonce = secrets.token_hex(4)
+    matches = list(PLACEHOLDER.finditer(text))
+    values = {m.group(1): None for m in matches}
+    for expr in values:  # resolve first: an unknown name is reported before any syntax problem further down
+        values[expr] = resolve(expr, namespace)
+    in_string = _json_string_flags(text, matches) if is_json else [_yaml_quoted(text, m) for m in matches]
+
+    pieces: list[str] = []
+    slots: dict[str, _Slot] = {}
+    old = new = 0
+    for i, (match, quoted) in enumerate(zip(matches, in_string)):
+        pieces.append(text[old : match.start()])
+        new += match.start() - old
+        token = f"__aep{nonce}_{i}__"
+        typed = not quoted
+        replacement = f'"{token}"' if (is_json and typed) else token
+        slots[token] = _Slot(match.group(1), typed, new, new + len(replacement), match.start(), match.end())
+        pieces.append(replacement)
+        new += len(replacement)
+        old = match.end()
+    pieces.append(text[old:])
+    prepared = "".join(pieces)
+
+    try:
+        data = json.loads(prepared) if is_json else _load_yaml(prepared)
+    except json.JSONDecodeError as exc:
+        line, col = _where(text, _old_offset(exc.pos, slots.values()))
+        raise InputError(f"Malformed JSON in the cell body at line {line}, column {col}: {exc.msg}"
+                         f"{_hint(text, line, col, exc.msg)}") from None
+    except _yaml_error() as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        if mark is None:
+            raise InputError(f"Malformed YAML in the cell body: {problem}") from None
+        line, col = _where(text, _old_offset(mark.index, slots.values()))
+        raise InputError(f"Malformed YAML in the cell body at line {line}, column {col}: {problem}"
+                         f"{_hint(text, line, col, problem)}") from None
+    if not slots:
+        return data
+    pattern = re.compile(f"__aep{nonce}_\\d+__")
+    return _fill(data, slots, values, pattern)
+
+
+def _fill(data: Any, slots: dict[str, _Slot], values: dict[str, Any], pattern: re.Pattern[str]) -> Any:
+    if isinstance(data, dict):
+        return {_fill_text(k, slots, values, pattern): _fill(v, slots, values, pattern) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_fill(v, slots, values, pattern) for v in data]
+    if isinstance(data, str):
+        slot = slots.get(data)
+        if slot is not None and slot.typed:
+            return as_json_value(values[slot.expr], slot.expr)
+        return _fill_text(data, slots, values, pattern)
+    return data
+
+
+def _fill_text(text: Any, slots: dict[str, _Slot], values: dict[str, Any], pattern: re.Pattern[str]) -> Any:
+    if not isinstance(text, str) or "__aep" not in text:
+        return text
+
+    def sub(match: re.Match[str]) -> str:
+        slot = slots.get(match.group(0))
+        return as_text(values[slot.expr], slot.expr) if slot else match.group(0)
+
+    return pattern.sub(sub, text)
+
+
+def _json_string_flags(text: str, matches: list[re.Match[str]]) -> list[bool]:
+    """For each placeholder: does it sit inside a JSON string? (placeholders are opaque while scanning)."""
+    flags: list[bool] = []
+    inside = False
+    pos = 0
+    for match in matches:
+        inside = _scan(text, pos, match.start(), inside)
+        flags.append(inside)
+        pos = match.end()
+    return flags
+
+
+def _scan(text: str, start: int, end: int, inside: bool) -> bool:
+    i = start
+    while i < end:
+        ch = text[i]
+        if inside and ch == "\\":
+            i += 2
+            continue
+        if ch == '"':
+            inside = not inside
+        i += 1
+    return inside
+
+
+def _yaml_quoted(text: str, match: re.Match[str]) -> bool:
+    """YAML: a placeholder written as ``"{{x}}"`` or ``'{{x}}'`` is text, one standing bare keeps its type."""
+    before = text[match.start() - 1] if match.start() > 0 else ""
+    after = text[match.end()] if match.end() < len(text) else ""
+    return before in ("'", '"') and before == after or _inside_scalar(text, match)
+
+
+def _inside_scalar(text: str, match: re.Match[str]) -> bool:
+    """True when other text shares the scalar (``name: Orders of {{shop}}``): then the value is text anyway."""
+    line_start = text.rfind("\n", 0, match.start()) + 1
+    line_end = text.find("\n", match.end())
+    line_end = len(text) if line_end < 0 else line_end
+    before = text[line_start : match.start()].rstrip()
+    after = text[match.end() : line_end].strip()
+    bare_before = before == "" or before.endswith((":", "-", "[", "{", ",", "?"))
+    bare_after = after == "" or after[0] in ",]}#:" or after.startswith(" #")
+    return not (bare_before and bare_after)
+
+
+def _old_offset(pos: int, slots: Any) -> int:
+    shift = 0
+    for slot in slots:
+        if pos < slot.new_start:
+            break
+        if pos < slot.new_end:
+            return slot.old_start
+        shift = slot.old_end - slot.new_end
+    return pos + shift
+
+
+def _where(text: str, offset: int) -> tuple[int, int]:
+    offset = max(0, min(offset, len(text)))
+    line = text.count("\n", 0, offset) + 1
+    col = offset - (text.rfind("\n", 0, offset) + 1) + 1
+    return line, col
+
+
+def _hint(text: str, line: int, col: int, message: str) -> str:
+    lines = text.splitlines()
+    shown = lines[line - 1].strip() if 0 < line <= len(lines) else ""
+    if len(shown) > 60:
+        shown = shown[:59] + "…"
+    hint = f" (line {line}: {shown})" if shown else ""
+    before = "\n".join(lines[: line - 1] + [lines[line - 1][: col - 1] if 0 < line <= len(lines) else ""]).rstrip()
+    if before.endswith(",") and ("Expecting" in message or "expected" in message):
+        hint += "; a trailing comma before a closing bracket is not allowed in JSON"
+    return hint
+
+
+# -- YAML -----------------------------------------------------------------------------------------------------
+
+_LOADER: Any = None
+
+
+def _yaml_error() -> type[Exception]:
+    import yaml
+
+    return yaml.YAMLError
+
+
+def _load_yaml(text: str) -> Any:
+    """YAML with only ``true``/``false`` as booleans and no implicit dates (JSON-compatible data)."""
+    global _LOADER
+    import yaml
+
+    if _LOADER is None:
+
+        class Loader(yaml.SafeLoader):
+            pass
+
+        resolvers: dict[str, list[Any]] = {}
+        for first, entries in yaml.SafeLoader.yaml_implicit_resolvers.items():
+            kept = [(tag, regexp) for tag, regexp in entries if tag != "tag:yaml.org,2002:timestamp"]
+            kept = [
+                (tag, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$") if tag == "tag:yaml.org,2002:bool" else regexp)
+                for tag, regexp in kept
+            ]
+            resolvers[first] = kept
+        Loader.yaml_implicit_resolvers = resolvers
+        _LOADER = Loader
+    return yaml.load(text, Loader=_LOADER)

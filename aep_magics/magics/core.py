@@ -1,0 +1,556 @@
+"""The ``%aep_*`` magics: parse the line (``@magic_arguments``: usage text and parsing are one thing), read the cell
+body, call an ``ops`` function, hand back its result object. Nothing else happens here.
+
+Every magic that calls the platform takes ``-o NAME`` (store the result in the notebook; it is still displayed
+unless ``-q``), ``--dry-run`` (show the request; nothing is sent, no token is fetched) and ``--curl`` (show the
+equivalent cURL commands beside the result); the create magics take ``--if-exists reuse|fail``. ``{{name}}``,
+``{{name.attr}}`` and ``{{name["key"]}}`` in the line or the body refer to notebook variables.
+
+Settings: ``%config AEPMagics.timeout = 120`` (also ``connect_timeout``, ``display_limit``, ``widgets``,
+``wait_poll_interval``, ``wait_timeout``).
+
+This module imports only IPython, traitlets and the standard library; the client, pandas and ipywidgets load when a
+magic first runs.
+"""
+
+from __future__ import annotations
+
+import functools
+import getpass
+import shlex
+from collections.abc import Callable
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import (
+    Magics,
+    cell_magic,
+    line_cell_magic,
+    line_magic,
+    magics_class,
+    no_var_expand,
+)
+from IPython.core.magic_arguments import argument, magic_arguments
+from traitlets import Bool, Float, Int, TraitError, observe, validate
+from traitlets.config import Configurable
+
+from ..errors import AEPError, InputError
+from . import state
+
+IF_EXISTS_HELP = (
+    "reuse: return an existing resource with the same name instead of creating one (makes a notebook safe to "
+    "re-run); fail (default): send the create call and let the platform decide"
+)
+
+
+def _common(*, create: bool = False) -> Callable[[Any], Any]:
+    """The options every API-calling magic takes (listed last in its usage)."""
+    options = []
+    if create:
+        options.append(argument("--if-exists", choices=["reuse", "fail"], default="fail", help=IF_EXISTS_HELP))
+    options += [
+        argument("-o", "--output", metavar="NAME", help="store the result in the notebook variable NAME"),
+        argument("--dry-run", action="store_true", help="show the request without sending it (no token is fetched)"),
+        argument("--curl", action="store_true", help="also show the equivalent curl command(s)"),
+        argument("-q", "--quiet", action="store_true", help="show nothing (with -o: store only)"),
+    ]
+
+    def apply(func: Any) -> Any:
+        for option in reversed(options):
+            func = option(func)
+        return func
+
+    return apply
+
+
+def _hint(error: AEPError) -> str | None:
+    """What to do about a platform error, in notebook terms."""
+    name = type(error).__name__
+    sandbox = state.current.profile.sandbox if state.current.profile is not None else "?"
+    if error.code == "XDM-1521-400":
+        return "run the cell with --if-exists reuse to use the existing schema, or give another title"
+    if name == "AuthError":
+        if error.status == 403:
+            return f"these credentials may not reach this org or sandbox ({sandbox}): check the product profile"
+        return None if "%aep_auth" in str(error) else "sign in again with %aep_auth"
+    if name == "NotFoundError":
+        return f"check the id, and that it lives in sandbox {sandbox} (%aep_sandbox lists them)"
+    if name == "ConflictError":
+        return "it exists already: --if-exists reuse uses it"
+    if name == "BadRequestError":
+        return "fix the request and run the cell again (--dry-run shows what is sent)"
+    if name == "PreconditionFailedError":
+        return "the resource changed since it was read: fetch it again"
+    if name in ("RateLimitedError", "ServerError"):
+        return "the platform is busy or failing: wait a moment and run the cell again"
+    if name == "TransportError":
+        return "check the network and the base URL (%aep_auth shows it)"
+    return None
+
+
+def _guard(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Platform errors leave a magic with one more clause: what to do next (still one line)."""
+
+    @functools.wraps(func)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except AEPError as error:
+            hint = _hint(error)
+            if not hint:
+                raise
+            raise type(error)(
+                message=f"{error}; {hint}", status=error.status, code=error.code, title=error.title, detail=error.detail,
+                method=error.method, path=error.path, request_id=error.request_id, body=error.body,
+            ) from None
+
+    return run
+
+
+@magics_class
+class AEPMagics(Magics, Configurable):
+    """Adobe Experience Platform ingestion from a notebook: ``%aep_auth``, ``%%aep_source``, ``%aep_runs`` …"""
+
+    timeout = Float(60.0, help="Seconds to wait for an answer to each call (read timeout).").tag(config=True)
+    connect_timeout = Float(5.0, help="Seconds to wait for a connection to open.").tag(config=True)
+    display_limit = Int(20, help="Table rows shown per page of a list result.").tag(config=True)
+    widgets = Bool(True, help="Show interactive ipywidgets views (tabs, trees, progress) when available.").tag(
+        config=True
+    )
+    wait_poll_interval = Float(2.0, help="Seconds between polls of %aep_runs --wait.").tag(config=True)
+    wait_timeout = Float(600.0, help="Default --timeout of %aep_runs --wait, in seconds.").tag(config=True)
+
+    def __init__(self, shell: Any = None, **kwargs: Any):
+        super().__init__(shell=shell, **kwargs)  # Magics.__init__ appends self to shell.configurables
+        if shell is not None and self not in getattr(shell, "configurables", [self]):
+            shell.configurables.append(self)
+        self._push_settings()
+
+    # -- settings -------------------------------------------------------------------------------------------------
+
+    @validate("display_limit")
+    def _check_limit(self, proposal: Any) -> int:
+        if proposal["value"] < 1:
+            raise TraitError("display_limit must be at least 1")
+        return proposal["value"]
+
+    @validate("timeout", "connect_timeout", "wait_poll_interval", "wait_timeout")
+    def _check_positive(self, proposal: Any) -> float:
+        if proposal["value"] <= 0:
+            raise TraitError(f"{proposal['trait'].name} must be > 0")
+        return proposal["value"]
+
+    @observe("timeout", "connect_timeout", "display_limit", "widgets")
+    def _settings_changed(self, change: Any) -> None:
+        self._push_settings()
+
+    def _push_settings(self) -> None:
+        from .. import display
+
+        display.options.display_limit = self.display_limit
+        display.options.widgets = self.widgets
+        state.current.set_timeout(self.connect_timeout, self.timeout)
+
+    # -- plumbing shared by every magic ---------------------------------------------------------------------------
+
+    def _args(self, magic: Any, line: str, *, interpolate: bool = True) -> Any:
+        """Parse ``line`` with the magic's own parser, ``{{refs}}`` filled in; errors carry the usage line."""
+        from .body import interpolate_text
+
+        parser = magic.parser
+        usage = " ".join(parser.format_usage().replace("::", " ").split())  # "%aep_runs [--wait] ... [flow_id]"
+        label = usage.split(" ", 1)[0]
+        try:
+            tokens = shlex.split(line, comments=False)
+        except ValueError as exc:
+            raise InputError(f"{label}: {exc}; usage: {usage}") from None
+        if interpolate:
+            tokens = [interpolate_text(token, self.shell.user_ns) for token in tokens]
+        try:
+            args = parser.parse_args(tokens)
+        except UsageError as exc:
+            raise InputError(f"{label}: {exc}; usage: {usage}") from None
+        output = getattr(args, "output", None)
+        if output is not None and not output.isidentifier():
+            raise InputError(f"{label}: -o takes a variable name, not {output!r}; usage: {usage}")
+        return args
+
+    def _body(self, cell: str | None, what: str, required: bool = True) -> Any:
+        from .body import parse_body
+
+        body = parse_body(cell or "", self.shell.user_ns)
+        if body is None and required:
+            raise InputError(f"the cell body is empty: write the {what} request as JSON or YAML below the magic line")
+        return body
+
+    def _client(self) -> Any:
+        return state.current.require()
+
+    def _finish(self, args: Any, result: Any, remember: str | None = None, calls: Any = None) -> Any:
+        """Show ``--curl``, remember the resource, store ``-o``; the magic's return value.
+
+        ``calls`` are the calls behind a result that does not carry them (a DataFrame).
+        """
+        from IPython.display import display
+
+        from ..display import CurlView, DryRun
+
+        calls = calls if calls is not None else getattr(result, "calls", None)
+        if getattr(args, "curl", False) and calls:
+            display(CurlView(calls))
+        if remember and not isinstance(result, DryRun):
+            state.current.remember(remember, result)
+        if getattr(args, "output", None):
+            self.shell.user_ns[args.output] = result
+            if not args.quiet:
+                display(result)
+            return None
+        return None if getattr(args, "quiet", False) else result
+
+    def _create(self, magic: Any, line: str, cell: str, kind: str, what: str) -> Any:
+        from . import ops
+
+        args = self._args(magic, line)
+        body = self._body(cell, what)
+        create = getattr(ops, f"create_{kind}")
+        result = create(self._client(), body, if_exists=args.if_exists, dry_run=args.dry_run)
+        return self._finish(args, result, remember=kind)
+
+    # -- session ----------------------------------------------------------------------------------------------------
+
+    @no_var_expand
+    @magic_arguments(name="aep_auth")
+    @argument("--config", metavar="PATH", help="JSON credentials file (Developer Console export, aepp or kit format)")
+    @argument("--sandbox", metavar="NAME", help="sandbox to work in (default: the profile's, else prod)")
+    @argument("--profile", metavar="NAME", help="a name for this profile")
+    @argument("--local", action="store_true", help="start AEP Local in-process and use its dev credentials")
+    @argument("--seed", type=int, metavar="N", help="AEP Local: deterministic ids and clock")
+    @argument("--data-dir", metavar="D", help="AEP Local: keep its state in D (default: temporary)")
+    @argument("--port", type=int, default=0, metavar="N", help="AEP Local: port (default: any free port)")
+    @argument("--token", action="store_true", help="prompt for an access token (read with getpass, never from the cell)")
+    @argument("-o", "--output", metavar="NAME", help="store the session card in the notebook variable NAME")
+    @argument("-q", "--quiet", action="store_true", help="show nothing")
+    @line_magic
+    @_guard
+    def aep_auth(self, line: str = "") -> Any:
+        """Sign in: arguments, then AEP_* environment variables, then the config file (AEP_CONFIG).
+
+        With no credentials configured anywhere, AEP Local (the in-process emulator) is used, and a note says so.
+        Shows org, sandbox, base URL and token expiry; never the token.
+
+        Example: ``%aep_auth --local --seed 42``
+        """
+        args = self._args(self.aep_auth, line)
+        token = getpass.getpass("AEP access token: ") if args.token else None
+        card, note = state.current.authenticate(
+            config=args.config, sandbox=args.sandbox, local=args.local, seed=args.seed, data_dir=args.data_dir,
+            port=args.port, token=token, profile_name=args.profile,
+        )
+        if note and not args.quiet:
+            print(note)
+        return self._finish(args, card)
+
+    @no_var_expand
+    @magic_arguments(name="aep_sandbox")
+    @argument("name", nargs="?", help="sandbox to switch to; leave out to list the sandboxes")
+    @_common()
+    @line_magic
+    @_guard
+    def aep_sandbox(self, line: str = "") -> Any:
+        """Switch the session to another sandbox, or list the org's sandboxes.
+
+        Example: ``%aep_sandbox dev``
+        """
+        from ..display import DryRun
+        from . import ops
+
+        args = self._args(self.aep_sandbox, line)
+        client = self._client()
+        if not args.name:
+            return self._finish(args, ops.list_sandboxes(client, dry_run=args.dry_run))
+        found = ops.get_sandbox(client, args.name, dry_run=args.dry_run)
+        if isinstance(found, DryRun):
+            return self._finish(args, found)
+        state.current.switch_sandbox(args.name)
+        args.curl = False
+        return self._finish(args, state.current.card(), calls=found.calls)
+
+    # -- exploring ----------------------------------------------------------------------------------------------------
+
+    @no_var_expand
+    @magic_arguments(name="aep_explore")
+    @argument("connection_id", nargs="?", help="base connection id (default: the last one created here)")
+    @argument("--table", metavar="T", help="a table path, e.g. Shopify.Orders: shows its columns")
+    @argument("--preview", action="store_true", help="with --table: the table's rows as a pandas DataFrame")
+    @argument("--rows", type=int, metavar="N", help="with --preview: at most N rows")
+    @_common()
+    @line_magic
+    @_guard
+    def aep_explore(self, line: str = "") -> Any:
+        """Browse a source: its tables, a table's columns, or preview rows (a pandas DataFrame).
+
+        Example: ``%aep_explore {{conn.id}} --table Shopify.Orders --preview --rows 5``
+        """
+        from ..display import DryRun
+        from . import ops
+
+        args = self._args(self.aep_explore, line)
+        connection_id = state.current.default_id("connection", args.connection_id, "base connection")
+        result = ops.explore(self._client(), connection_id, table=args.table, preview=args.preview, rows=args.rows,
+                             dry_run=args.dry_run)
+        if args.preview and not isinstance(result, DryRun):
+            return self._finish(args, result.to_dataframe(), calls=result.calls)
+        return self._finish(args, result)
+
+    @no_var_expand
+    @magic_arguments(name="aep_flowspec")
+    @argument("name", nargs="?", help="flow spec name, e.g. CRMToAEP; leave out to list them all")
+    @_common()
+    @line_magic
+    @_guard
+    def aep_flowspec(self, line: str = "") -> Any:
+        """Look up a flow spec by name (``GET /flowSpecs?property=name=="NAME"``); ``.id`` goes into ``%%aep_flow``.
+
+        Example: ``%aep_flowspec CRMToAEP -o spec``
+        """
+        from . import ops
+
+        args = self._args(self.aep_flowspec, line)
+        return self._finish(args, ops.flow_spec(self._client(), args.name, dry_run=args.dry_run), "flowspec")
+
+    # -- creating (cell body = the request payload, JSON or YAML) ----------------------------------------------------
+
+    @no_var_expand
+    @magic_arguments(name="%aep_connection")
+    @_common(create=True)
+    @cell_magic
+    @_guard
+    def aep_connection(self, line: str, cell: str) -> Any:
+        """Create a base connection (``POST /flowservice/connections``); the body is the request payload.
+
+        Example: ``%%aep_connection -o conn`` then ``{"name": "Shopify source", "auth": {...}, "connectionSpec": {...}}``
+        """
+        return self._create(self.aep_connection, line, cell, "connection", "base connection")
+
+    @no_var_expand
+    @magic_arguments(name="%aep_source")
+    @_common(create=True)
+    @cell_magic
+    @_guard
+    def aep_source(self, line: str, cell: str) -> Any:
+        """Create a source connection (``POST /flowservice/sourceConnections``); the body is the request payload.
+
+        Example: ``%%aep_source -o src`` then ``{"name": "...", "baseConnectionId": "{{conn.id}}", ...}``
+        """
+        return self._create(self.aep_source, line, cell, "source", "source connection")
+
+    @no_var_expand
+    @magic_arguments(name="%aep_schema")
+    @_common(create=True)
+    @cell_magic
+    @_guard
+    def aep_schema(self, line: str, cell: str) -> Any:
+        """Create an XDM schema (``POST /schemaregistry/tenant/schemas``); ``.id`` is its ``$id``.
+
+        Example: ``%%aep_schema -o schema --if-exists reuse`` then ``{"title": "...", "allOf": [...]}``
+        """
+        return self._create(self.aep_schema, line, cell, "schema", "schema")
+
+    @no_var_expand
+    @magic_arguments(name="%aep_dataset")
+    @_common(create=True)
+    @cell_magic
+    @_guard
+    def aep_dataset(self, line: str, cell: str) -> Any:
+        """Create a dataset (``POST /catalog/dataSets``); ``.id`` is the new dataset id.
+
+        Example: ``%%aep_dataset -o dataset`` then ``{"name": "...", "schemaRef": {"id": "{{schema.id}}", ...}}``
+        """
+        return self._create(self.aep_dataset, line, cell, "dataset", "dataset")
+
+    @no_var_expand
+    @magic_arguments(name="%aep_target")
+    @_common(create=True)
+    @cell_magic
+    @_guard
+    def aep_target(self, line: str, cell: str) -> Any:
+        """Create a target connection to the data lake (``POST /flowservice/targetConnections``).
+
+        Example: ``%%aep_target -o tgt`` then ``{"name": "...", "params": {"dataSetId": "{{dataset.id}}"}, ...}``
+        """
+        return self._create(self.aep_target, line, cell, "target", "target connection")
+
+    @no_var_expand
+    @magic_arguments(name="%aep_mapping")
+    @argument("--validate", action="store_true", help="validate first (/mappingSets/validate); create nothing if a mapping fails")
+    @argument("--preview", action="store_true", help="map sample rows (/mappingSets/preview) and show them")
+    @argument("--source", metavar="ID", help="with --preview: sample rows from this source connection's table")
+    @argument("--rows", metavar="VAR", help="with --preview: sample rows from this variable (list of dicts or DataFrame)")
+    @argument("--no-create", action="store_true", help="only run --validate / --preview; create nothing")
+    @_common(create=True)
+    @cell_magic
+    @_guard
+    def aep_mapping(self, line: str, cell: str) -> Any:
+        """Create a mapping set (``POST /conversion/mappingSets``), optionally validated and previewed first.
+
+        Without ``--source`` or ``--rows``, ``--preview`` uses the last source connection created here.
+        Example: ``%%aep_mapping -o mapping --validate --preview --source {{src.id}}``
+        """
+        from . import ops
+
+        args = self._args(self.aep_mapping, line)
+        body = self._body(cell, "mapping set")
+        rows = source_id = None
+        if args.preview:
+            if args.rows:
+                if args.rows not in self.shell.user_ns:
+                    raise InputError(f"--rows {args.rows}: there is no variable named {args.rows!r} in the notebook")
+                rows = ops.rows_from(self.shell.user_ns[args.rows], args.rows)
+            else:
+                source_id = state.current.default_id("source", args.source, "source connection (--source)")
+        result = ops.create_mapping(
+            self._client(), body, if_exists=args.if_exists, dry_run=args.dry_run, validate=args.validate,
+            preview_rows=rows, source_id=source_id, create=not args.no_create,
+        )
+        return self._finish(args, result, remember=None if args.no_create else "mapping")
+
+    @no_var_expand
+    @magic_arguments(name="%aep_flow")
+    @argument("--no-validate", action="store_true", help="skip checking scheduleParams against the flow spec")
+    @_common(create=True)
+    @cell_magic
+    @_guard
+    def aep_flow(self, line: str, cell: str) -> Any:
+        """Create a dataflow (``POST /flowservice/flows``). ``scheduleParams`` are first checked against the flow
+        spec's schedule schema, so a bad schedule creates nothing.
+
+        Example: ``%%aep_flow -o flow`` then ``{"name": "...", "flowSpec": {"id": "{{spec.id}}", ...}, ...}``
+        """
+        from . import ops
+
+        args = self._args(self.aep_flow, line)
+        body = self._body(cell, "flow")
+        result = ops.create_flow(self._client(), body, if_exists=args.if_exists, dry_run=args.dry_run,
+                                 validate=not args.no_validate)
+        return self._finish(args, result, remember="flow")
+
+    # -- watching and reading -------------------------------------------------------------------------------------
+
+    @no_var_expand
+    @magic_arguments(name="aep_runs")
+    @argument("flow_id", nargs="?", help="flow id (default: the last flow created here)")
+    @argument("--wait", action="store_true", help="poll until every run is finished, with a progress bar")
+    @argument("--timeout", type=float, metavar="S", help="with --wait: give up after S seconds (default: wait_timeout)")
+    @_common()
+    @line_magic
+    @_guard
+    def aep_runs(self, line: str = "") -> Any:
+        """The runs of a flow: status, records in/out/failed, duration, errors, and a chart of records per run.
+
+        Example: ``%aep_runs {{flow.id}} --wait --timeout 120``
+        """
+        from ..display.widgets import Progress
+        from . import ops
+
+        args = self._args(self.aep_runs, line)
+        flow_id = state.current.default_id("flow", args.flow_id, "flow")
+        client = self._client()
+        if not args.wait or args.dry_run:
+            return self._finish(args, ops.list_runs(client, flow_id, dry_run=args.dry_run))
+        progress = Progress("runs", use_widgets=self.widgets)
+        progress.show()
+        try:
+            result = ops.wait_for_runs(client, flow_id, timeout=args.timeout or self.wait_timeout,
+                                       poll_interval=self.wait_poll_interval, on_progress=progress.update)
+        except Exception:
+            progress.finish(False)
+            raise
+        progress.finish(True)
+        return self._finish(args, result)
+
+    @no_var_expand
+    @magic_arguments(name="aep_read")
+    @argument("dataset_id", nargs="?", help="dataset id (default: the last dataset created here)")
+    @argument("--nested", action="store_true", help="keep XDM objects nested instead of flattened paths")
+    @argument("--limit", type=int, metavar="N", help="at most N rows")
+    @_common()
+    @line_magic
+    @_guard
+    def aep_read(self, line: str = "") -> Any:
+        """The rows ingested into a dataset, as a pandas DataFrame (Data Access API: batches → files → Parquet).
+
+        Example: ``%aep_read {{dataset.id}} --limit 100``
+        """
+        from . import ops
+
+        args = self._args(self.aep_read, line)
+        dataset_id = state.current.default_id("dataset", args.dataset_id, "dataset")
+        frame, calls = ops.read_dataset(self._client(), dataset_id, nested=args.nested, limit=args.limit,
+                                        dry_run=args.dry_run, with_calls=True)
+        return self._finish(args, frame, calls=calls)
+
+    @no_var_expand
+    @magic_arguments(name="aep_lineage")
+    @argument("flow_id", nargs="?", help="flow id (default: the last flow created here)")
+    @_common()
+    @line_magic
+    @_guard
+    def aep_lineage(self, line: str = "") -> Any:
+        """Where a flow's data comes from and lands: source connection → flow → target → dataset → batches.
+
+        Example: ``%aep_lineage {{flow.id}}``
+        """
+        from . import ops
+
+        args = self._args(self.aep_lineage, line)
+        flow_id = state.current.default_id("flow", args.flow_id, "flow")
+        return self._finish(args, ops.lineage(self._client(), flow_id, dry_run=args.dry_run))
+
+    @no_var_expand
+    @magic_arguments(name="aep_delete")
+    @argument("kind", choices=["connection", "source", "target", "flow", "schema", "dataset", "mapping"],
+              help="what to delete")
+    @argument("id", help="its id (a schema's $id or meta:altId)")
+    @_common()
+    @line_magic
+    @_guard
+    def aep_delete(self, line: str = "") -> Any:
+        """Delete a resource.
+
+        Example: ``%aep_delete flow {{flow.id}}``
+        """
+        from . import ops
+
+        args = self._args(self.aep_delete, line)
+        return self._finish(args, ops.delete(self._client(), args.kind, args.id, dry_run=args.dry_run))
+
+    @no_var_expand
+    @magic_arguments(name="aep")
+    @argument("method", help="HTTP method: GET, POST, PUT, PATCH, DELETE")
+    @argument("path", help="path under the platform's base URL, query string allowed")
+    @argument("-H", "--header", action="append", default=[], metavar="'NAME: VALUE'", help="extra request header")
+    @_common()
+    @line_cell_magic
+    @_guard
+    def aep(self, line: str, cell: str | None = None) -> Any:
+        """Any platform call; the cell body (JSON or YAML), if any, is the request payload. List answers show as
+        tables. ``{{ref}}`` in PATH is percent-encoded; Schema Registry GETs get a default Accept header.
+
+        Example: ``%aep GET /data/foundation/flowservice/connectionSpecs``
+        """
+        from . import ops
+        from .body import interpolate_text
+
+        args = self._args(self.aep, line, interpolate=False)
+        if args.output:
+            args.output = interpolate_text(args.output, self.shell.user_ns)
+        path = ops.interpolate_path(args.path, self.shell.user_ns)
+        headers = {}
+        for header in args.header:
+            name, sep, value = interpolate_text(header, self.shell.user_ns).partition(":")
+            if not sep or not name.strip():
+                raise InputError(f"-H {header!r}: write headers as 'Name: value'")
+            headers[name.strip()] = value.strip()
+        body = self._body(cell, "request", required=False) if cell is not None else None
+        result = ops.call(self._client(), args.method, path, body, headers=headers, dry_run=args.dry_run)
+        return self._finish(args, result)

@@ -1,0 +1,915 @@
+"""The operations behind the magics, as plain Python: ``ops.create_source(client, body)`` works without IPython.
+
+Every function takes an :class:`~aep_magics.api.AEPClient` and returns a result object from
+:mod:`aep_magics.display` (or a pandas DataFrame for rows of data). Every call an operation makes is recorded on the
+result (``result.calls``), so ``--curl`` can show all of them; with ``dry_run=True`` the first call that would reach
+the network is recorded and nothing is sent (no token is fetched either): the result is a
+:class:`~aep_magics.display.DryRun`. Lookups and client-side checks that need the platform are skipped in a dry run.
+
+Idempotency (``if_exists``): ``"fail"`` (the default) sends the create call as is and the platform decides, as it
+would without the kit (Flow Service accepts duplicate names; the Schema Registry refuses a duplicate title).
+``"reuse"`` first looks for a resource of the same name and returns it (``result.reused``) instead of creating one:
+
+=================  ==============================================================================
+base connection    Flow Service ``GET /connections?property=name=="…"``
+source / target    ``GET /sourceConnections`` / ``/targetConnections`` with the same filter
+flow               ``GET /flows?property=name=="…"``
+schema             Schema Registry ``GET /tenant/schemas`` (``property=title==…``), by ``title``
+dataset            Catalog ``GET /dataSets?name=…``
+mapping set        Data Prep ``GET /mappingSets?name=…``: mapping sets carry a ``name`` (data-prep.yaml
+                   ``MappingSet.name``). Without one in the body, ``reuse`` names the set after a hash of its
+                   content (``aep-magics:<sha256 prefix>``), so the same body is found again and an edited body
+                   creates a new set.
+=================  ==============================================================================
+
+Names are compared exactly on the client as well, so a server that ignores a filter cannot cause a wrong reuse.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import json
+import re
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+from urllib.parse import parse_qsl, quote, urlsplit
+
+from ..api import AEPClient
+from ..display import (
+    DryRun,
+    Lineage,
+    LineageNode,
+    ListResult,
+    Request,
+    Result,
+    RunsResult,
+    mask_secrets,
+)
+from ..display.tables import run_finished
+from ..errors import AEPKitError, BadRequestError, InputError, NotFoundError
+from ..http import AEPSession, PreparedCall, Response
+
+IF_EXISTS = ("fail", "reuse")
+DRY_RUN_NOTE = "Lookups and checks that need the platform were skipped."
+
+
+class WaitTimeoutError(AEPKitError):
+    """Waiting for flow runs took longer than allowed."""
+
+
+class _DryRunStop(Exception):
+    """Raised by a dry-run recorder at the first call that would reach the network."""
+
+
+# -- recording every call ----------------------------------------------------------------------------------------
+
+
+class Recorder:
+    """A view of an :class:`AEPSession` that records every call made through it; in dry-run mode it sends none."""
+
+    def __init__(self, session: Any, dry_run: bool = False):
+        self.session = session
+        self.dry_run = dry_run
+        self.entries: list[tuple[PreparedCall, Response | None]] = []
+
+    @property
+    def profile(self) -> Any:
+        return self.session.profile
+
+    def prepare(self, method: str, path: str, **kw: Any) -> PreparedCall:
+        return self.session.prepare(method, path, **kw)
+
+    def request(self, method: str, path: str, **kw: Any) -> Response:
+        return self.send(self.session.prepare(method, path, **kw))
+
+    def send(self, call: PreparedCall) -> Response:
+        self.entries.append((call, None))
+        if self.dry_run:
+            raise _DryRunStop()
+        response = self.session.send(call)
+        self.entries[-1] = (call, response)
+        return response
+
+    # the session's pagers, running over this recorder's request()
+    iter_flow = AEPSession.iter_flow
+    iter_catalog = AEPSession.iter_catalog
+    iter_registry = AEPSession.iter_registry
+
+    @property
+    def last(self) -> tuple[PreparedCall, Response | None]:
+        return self.entries[-1]
+
+    def requests(self) -> list[Request]:
+        return [to_request(call, response) for call, response in self.entries]
+
+
+def to_request(call: PreparedCall, response: Response | None = None) -> Request:
+    """A :class:`~aep_magics.display.Request` record of a call: body secrets masked in what is shown."""
+    shown = dataclasses.replace(call, json=mask_secrets(call.json)) if call.json is not None else call
+    return Request(
+        method=call.method,
+        url=call.url,
+        path=call.path,
+        body=call.json,
+        headers=dict(shown.as_dict()["headers"]),
+        curl=shown.curl(),
+        status=response.status if response is not None else None,
+        prepared=call,
+    )
+
+
+def _recording(client: AEPClient, dry_run: bool) -> tuple[AEPClient, Recorder]:
+    recorder = Recorder(client.session, dry_run)
+    return AEPClient(recorder), recorder  # type: ignore[arg-type]
+
+
+def _dry(recorder: Recorder) -> DryRun:
+    return DryRun(recorder.requests(), note=DRY_RUN_NOTE)
+
+
+def _json(response: Response | None) -> Any:
+    if response is None:
+        return None
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+# -- creating resources ------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class _Kind:
+    label: str  # what the result says it is
+    remember: str  # key in state.last
+    name_key: str
+    create: Callable[[AEPClient, dict[str, Any]], Any]
+    find: Callable[[AEPClient, str], list[dict[str, Any]]]
+    id_of: Callable[[Any, Any], str | None]  # (response JSON, create() return value) -> id
+
+
+def _flow_find(kind: str) -> Callable[[AEPClient, str], list[dict[str, Any]]]:
+    def find(api: AEPClient, name: str) -> list[dict[str, Any]]:
+        found = api.flow._list(kind, property=f'name=="{name}"')
+        return [item for item in found if item.get("name") == name]
+
+    return find
+
+
+def _find_schema(api: AEPClient, title: str) -> list[dict[str, Any]]:
+    try:
+        found = api.schemas.list_schemas(property=f"title=={title}")
+    except BadRequestError:  # a registry that does not take this filter: look through them all
+        found = api.schemas.list_schemas()
+    return [item for item in found if item.get("title") == title]
+
+
+def _find_dataset(api: AEPClient, name: str) -> list[dict[str, Any]]:
+    plain = not re.search(r"[,*]", name) and not name.startswith("!")
+    datasets = api.catalog.list_datasets(name=name) if plain else api.catalog.list_datasets()
+    return [{"id": key, **value} for key, value in datasets.items() if value.get("name") == name]
+
+
+def _find_mapping(api: AEPClient, name: str) -> list[dict[str, Any]]:
+    return [item for item in api.dataprep.list_mapping_sets(name=name) if item.get("name") == name]
+
+
+def _dataset_id(answer: Any, returned: Any) -> str | None:
+    if isinstance(returned, str):
+        return returned
+    if isinstance(answer, list) and answer and isinstance(answer[0], str):
+        return answer[0].rstrip("/").rsplit("/", 1)[-1]
+    return None
+
+
+def _id(answer: Any, returned: Any) -> str | None:
+    body = answer if isinstance(answer, dict) else returned if isinstance(returned, dict) else {}
+    return body.get("id") or body.get("$id")
+
+
+def _schema_id(answer: Any, returned: Any) -> str | None:
+    body = answer if isinstance(answer, dict) else {}
+    return body.get("$id") or body.get("id")
+
+
+KINDS: dict[str, _Kind] = {
+    "connection": _Kind("BaseConnection", "connection", "name",
+                        lambda api, b: api.flow.create_connection(b), _flow_find("connections"), _id),
+    "source": _Kind("SourceConnection", "source", "name",
+                    lambda api, b: api.flow.create_source_connection(b), _flow_find("sourceConnections"), _id),
+    "target": _Kind("TargetConnection", "target", "name",
+                    lambda api, b: api.flow.create_target_connection(b), _flow_find("targetConnections"), _id),
+    "flow": _Kind("Flow", "flow", "name", lambda api, b: api.flow.create_flow(b), _flow_find("flows"), _id),
+    "schema": _Kind("Schema", "schema", "title", lambda api, b: api.schemas.create_schema(b), _find_schema,
+                    _schema_id),
+    "dataset": _Kind("Dataset", "dataset", "name", lambda api, b: api.catalog.create_dataset(b), _find_dataset,
+                     _dataset_id),
+    "mapping": _Kind("MappingSet", "mapping", "name", lambda api, b: api.dataprep.create_mapping_set(b),
+                     _find_mapping, _id),
+}
+
+
+def _check(body: Any, what: str, if_exists: str) -> dict[str, Any]:
+    if if_exists not in IF_EXISTS:
+        raise InputError(f"--if-exists takes {' or '.join(IF_EXISTS)}, not {if_exists!r}")
+    if not isinstance(body, dict):
+        shown = "nothing" if body is None else f"a {type(body).__name__}"
+        raise InputError(f"the {what} body must be a JSON object; got {shown}")
+    return body
+
+
+def _create(
+    client: AEPClient,
+    kind_key: str,
+    body: Any,
+    *,
+    if_exists: str = "fail",
+    dry_run: bool = False,
+    before: Callable[[AEPClient], None] | None = None,
+    sections: Sequence[tuple[str, Any]] = (),
+) -> Result:
+    kind = KINDS[kind_key]
+    body = _check(body, kind.label, if_exists)
+    api, recorder = _recording(client, dry_run)
+    name = body.get(kind.name_key)
+    try:
+        if if_exists == "reuse" and not dry_run:
+            if not isinstance(name, str) or not name:
+                raise InputError(f"--if-exists reuse looks a {kind.label} up by its {kind.name_key!r}; the body has none")
+            found = kind.find(api, name)
+            if found:
+                item = found[0]
+                note = f"{len(found)} {kind.label}s have this {kind.name_key}; reused the first" if len(found) > 1 else None
+                return Result(kind.label, id=item.get("id") or item.get("$id"), name=name, body=item,
+                              status=recorder.last[1].status if recorder.last[1] else None,
+                              calls=recorder.requests(), reused=True, note=note, sections=sections)
+        if before is not None and not dry_run:
+            before(api)
+        returned = kind.create(api, body)
+    except _DryRunStop:
+        return _dry(recorder)
+    response = recorder.last[1]
+    answer = _json(response)
+    return Result(kind.label, id=kind.id_of(answer, returned), name=name, body=answer,
+                  status=response.status if response else None, calls=recorder.requests(),
+                  headers=dict(response.headers) if response else None, sections=sections)
+
+
+def create_connection(client: AEPClient, body: Any, *, if_exists: str = "fail", dry_run: bool = False) -> Result:
+    """Create a base connection (``POST /flowservice/connections``, REFERENCE §3.5)."""
+    return _create(client, "connection", body, if_exists=if_exists, dry_run=dry_run)
+
+
+def create_source(client: AEPClient, body: Any, *, if_exists: str = "fail", dry_run: bool = False) -> Result:
+    """Create a source connection (``POST /flowservice/sourceConnections``, §3.7)."""
+    return _create(client, "source", body, if_exists=if_exists, dry_run=dry_run)
+
+
+def create_target(client: AEPClient, body: Any, *, if_exists: str = "fail", dry_run: bool = False) -> Result:
+    """Create a target connection (``POST /flowservice/targetConnections``, §3.8)."""
+    return _create(client, "target", body, if_exists=if_exists, dry_run=dry_run)
+
+
+def create_schema(client: AEPClient, body: Any, *, if_exists: str = "fail", dry_run: bool = False) -> Result:
+    """Create a tenant schema (``POST /schemaregistry/tenant/schemas``, §4.4); ``.id`` is its ``$id``."""
+    return _create(client, "schema", body, if_exists=if_exists, dry_run=dry_run)
+
+
+def create_dataset(client: AEPClient, body: Any, *, if_exists: str = "fail", dry_run: bool = False) -> Result:
+    """Create a dataset (``POST /catalog/dataSets``, §5.1); ``.id`` is parsed from ``["@/dataSets/{id}"]``."""
+    return _create(client, "dataset", body, if_exists=if_exists, dry_run=dry_run)
+
+
+def create_flow(
+    client: AEPClient, body: Any, *, if_exists: str = "fail", dry_run: bool = False, validate: bool = True
+) -> Result:
+    """Create a dataflow (``POST /flowservice/flows``, §3.10).
+
+    With ``validate`` the flow spec is fetched first and ``scheduleParams`` checked against its
+    ``scheduleSpec.spec`` JSON Schema (digit strings count as numbers, as the platform reads them); a bad schedule
+    raises :class:`InputError` and nothing is created.
+    """
+    body = _check(body, "Flow", if_exists)
+
+    def check(api: AEPClient) -> None:
+        if validate:
+            validate_schedule(api, body)
+
+    return _create(client, "flow", body, if_exists=if_exists, dry_run=dry_run, before=check)
+
+
+def validate_schedule(client: AEPClient, body: dict[str, Any]) -> None:
+    """Check ``body["scheduleParams"]`` against the flow spec's schedule schema (no-op without either)."""
+    schedule = body.get("scheduleParams")
+    spec_id = (body.get("flowSpec") or {}).get("id") if isinstance(body.get("flowSpec"), dict) else None
+    if schedule is None or not spec_id:
+        return
+    if not isinstance(schedule, dict):
+        raise InputError("scheduleParams must be an object, e.g. {\"startTime\": \"1604961070\", \"frequency\": \"once\"}")
+    spec = client.flow.get_flow_spec(spec_id)
+    schema = (spec.get("scheduleSpec") or {}).get("spec")
+    if not isinstance(schema, dict):
+        return
+    try:
+        import jsonschema
+    except ImportError:  # pragma: no cover - jsonschema ships with the [local] extra
+        return
+    document = coerce_digits(schedule, schema)
+    validator_class = jsonschema.validators.validator_for(schema)
+    errors = sorted(validator_class(schema).iter_errors(document), key=lambda e: (len(e.path), e.message))
+    if errors:
+        error = jsonschema.exceptions.best_match(errors) or errors[0]
+        where = ".".join(str(p) for p in error.path)
+        at = f" (at scheduleParams.{where})" if where else ""
+        spec_name = spec.get("name") or spec_id
+        raise InputError(
+            f"scheduleParams do not fit flow spec {spec_name}'s {(spec.get('scheduleSpec') or {}).get('name', 'schedule')}: "
+            f"{error.message}{at}; nothing was created"
+        )
+
+
+def coerce_digits(values: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``values`` where digit strings become numbers and "true"/"false" booleans, per the schema's types."""
+    props = schema.get("properties") or {}
+    out = dict(values)
+    for key, value in values.items():
+        wanted = (props.get(key) or {}).get("type")
+        if not isinstance(value, str):
+            continue
+        text = value.strip()
+        if wanted == "integer" and re.fullmatch(r"-?\d+", text):
+            out[key] = int(text)
+        elif wanted == "number" and re.fullmatch(r"-?\d+(\.\d+)?", text):
+            out[key] = float(text) if "." in text else int(text)
+        elif wanted == "boolean" and text.lower() in ("true", "false"):
+            out[key] = text.lower() == "true"
+    return out
+
+
+def mapping_name(body: dict[str, Any]) -> str:
+    """The name ``--if-exists reuse`` gives a mapping set without one: a hash of its canonical content."""
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "aep-magics:" + hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def create_mapping(
+    client: AEPClient,
+    body: Any,
+    *,
+    if_exists: str = "fail",
+    dry_run: bool = False,
+    validate: bool = False,
+    preview_rows: Sequence[dict[str, Any]] | None = None,
+    source_id: str | None = None,
+    create: bool = True,
+) -> Result:
+    """Create a mapping set (``POST /conversion/mappingSets``, §6.2/§6.3), optionally checked first.
+
+    ``validate`` runs ``/mappingSets/validate`` and creates nothing when a mapping FAILED. ``preview_rows`` (sample
+    source rows) or ``source_id`` (a source connection: its table's preview rows) runs ``/mappingSets/preview``;
+    the mapped rows are shown with the result (``result.preview``). ``create=False`` only checks.
+    """
+    body = _check(body, "MappingSet", if_exists)
+    if if_exists == "reuse" and not body.get("name"):
+        body = {**body, "name": mapping_name(body)}
+    sections: list[tuple[str, Any]] = []
+    checks: dict[str, Any] = {}
+
+    def check(api: AEPClient) -> None:
+        if validate:
+            answer = api.dataprep.validate(body)
+            table = validation_table(body, answer)
+            sections.append(("Validation", table))
+            checks["validation"] = table
+            failed = [row for row in table.items if str(row.get("status")).upper() != "SUCCESS"]
+            if failed and create:
+                first = failed[0]
+                raise InputError(
+                    f"mapping validation failed for {len(failed)} of {len(table.items)} mappings "
+                    f"(first: {first.get('destination') or first.get('source')}: {first.get('error')}); nothing was created"
+                )
+        rows = preview_rows
+        if rows is None and source_id:
+            rows = source_rows(api, source_id)
+        if rows is not None:
+            answer = api.dataprep.preview(list(rows), body)
+            table = preview_table(answer)
+            sections.append(("Preview", table))
+            checks["preview"] = table
+
+    if not create:
+        api, recorder = _recording(client, dry_run)
+        try:
+            check(api)
+        except _DryRunStop:
+            return _dry(recorder)
+        result = Result("MappingCheck", body=None, status=recorder.last[1].status if recorder.entries and recorder.last[1] else None,
+                        calls=recorder.requests(), sections=sections, note="checked only; nothing was created")
+    else:
+        result = _create(client, "mapping", body, if_exists=if_exists, dry_run=dry_run, before=check, sections=sections)
+    result.validation = checks.get("validation")  # type: ignore[attr-defined]
+    result.preview = checks.get("preview")  # type: ignore[attr-defined]
+    return result
+
+
+def validation_table(body: dict[str, Any], answer: Any) -> ListResult:
+    mappings = body.get("mappings") or []
+    responses = (answer or {}).get("validationResponse") or [] if isinstance(answer, dict) else []
+    rows = []
+    for i, response in enumerate(responses):
+        mapping = mappings[i] if i < len(mappings) and isinstance(mappings[i], dict) else {}
+        errors = response.get("errors") or []
+        message = "; ".join(
+            str(e.get("exception") or e.get("message") or e) if isinstance(e, dict) else str(e) for e in errors
+        )
+        rows.append({
+            "source": mapping.get("source") or mapping.get("sourceAttribute"),
+            "destination": mapping.get("destination") or mapping.get("destinationXdmPath"),
+            "status": response.get("status"),
+            "error": message,
+        })
+    return ListResult("validation", rows, columns=["source", "destination", "status", "error"],
+                      body=answer, title="Mapping validation")
+
+
+def preview_table(answer: Any) -> ListResult:
+    """Mapped rows with flattened XDM paths as columns, plus their errors."""
+    rows = []
+    for item in answer if isinstance(answer, list) else []:
+        row = flatten(item.get("data") or {}) if isinstance(item, dict) else {}
+        errors = item.get("errors") if isinstance(item, dict) else None
+        if errors:
+            row["errors"] = "; ".join(
+                str(e.get("exception") or e.get("message") or e) if isinstance(e, dict) else str(e) for e in errors
+            )
+        rows.append(row)
+    columns: list[str] = []
+    for row in rows:
+        columns.extend(c for c in row if c not in columns)
+    return ListResult("preview", rows, columns=columns or ["value"], body=answer, title="Mapping preview")
+
+
+def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
+    """``{"a": {"b": 1}}`` -> ``{"a.b": 1}`` (lists stay values)."""
+    out: dict[str, Any] = {}
+    if isinstance(data, dict):
+        for key, value in data.items():
+            path = f"{prefix}.{key}" if prefix else str(key)
+            if isinstance(value, dict) and value:
+                out.update(flatten(value, path))
+            else:
+                out[path] = value
+    else:
+        out[prefix or "value"] = data
+    return out
+
+
+def source_rows(client: AEPClient, source_id: str) -> list[dict[str, Any]]:
+    """Preview rows of a source connection's table (its base connection explored with ``preview=true``)."""
+    source = client.flow.get_source_connection(source_id)
+    base_id = source.get("baseConnectionId")
+    table = (source.get("params") or {}).get("tableName")
+    if not base_id or not table:
+        raise InputError(f"source connection {source_id} has no baseConnectionId/params.tableName to preview")
+    answer = client.flow.explore(base_id, "table", object=table, preview=True)
+    return list((answer or {}).get("data") or [])
+
+
+def rows_from(value: Any, name: str) -> list[dict[str, Any]]:
+    """Sample rows from a notebook variable: a list of dicts, a DataFrame, or a result with rows."""
+    if hasattr(value, "to_dict") and hasattr(value, "columns"):
+        return json.loads(value.to_json(orient="records", date_format="iso"))
+    if isinstance(value, ListResult):
+        return [row for row in value.items if isinstance(row, dict)]
+    if isinstance(value, dict):
+        return [value]
+    if isinstance(value, (list, tuple)) and all(isinstance(r, dict) for r in value):
+        return list(value)
+    raise InputError(f"--rows {name}: expected a list of dicts or a DataFrame, got {type(value).__name__}")
+
+
+# -- reading ----------------------------------------------------------------------------------------------------
+
+
+def flow_spec(client: AEPClient, name: str | None = None, *, dry_run: bool = False) -> Result | ListResult:
+    """The flow spec called ``name`` (e.g. ``CRMToAEP``, §3.9), or every flow spec."""
+    api, recorder = _recording(client, dry_run)
+    try:
+        if not name:
+            specs = api.flow.list_flow_specs()
+            return ListResult("flowSpecs", specs, calls=recorder.requests(), status=_status(recorder))
+        spec = api.flow.flow_spec_by_name(name)
+    except _DryRunStop:
+        return _dry(recorder)
+    return Result("FlowSpec", id=spec.get("id"), name=spec.get("name"), body=spec, status=_status(recorder),
+                  calls=recorder.requests())
+
+
+def _status(recorder: Recorder) -> int | None:
+    if not recorder.entries:
+        return None
+    response = recorder.last[1]
+    return response.status if response is not None else None
+
+
+def explore(
+    client: AEPClient,
+    connection_id: str,
+    *,
+    table: str | None = None,
+    preview: bool = False,
+    rows: int | None = None,
+    dry_run: bool = False,
+) -> ListResult | DryRun:
+    """Tables of a base connection (§3.6); with ``table`` its columns; with ``preview`` too its rows."""
+    if preview and not table:
+        raise InputError("--preview needs --table (see the table names with %aep_explore CONNECTION_ID)")
+    api, recorder = _recording(client, dry_run)
+    try:
+        if not table:
+            answer = api.flow.explore(connection_id, "root")
+            items = answer if isinstance(answer, list) else (answer or {}).get("items") or []
+            return ListResult("tables", items, calls=recorder.requests(), status=_status(recorder),
+                              title=f"Tables of connection {connection_id}")
+        answer = api.flow.explore(connection_id, "table", object=table, preview=preview) or {}
+    except _DryRunStop:
+        return _dry(recorder)
+    columns = ((answer.get("schema") or {}).get("columns")) or []
+    if not preview:
+        return ListResult("columns", columns, body=answer, calls=recorder.requests(), status=_status(recorder),
+                          title=f"Columns of {table}")
+    data = list(answer.get("data") or [])
+    if rows is not None:
+        data = data[: max(0, rows)]
+    names = [c.get("name") for c in columns if isinstance(c, dict) and c.get("name")]
+    for row in data:
+        names.extend(k for k in row if k not in names)
+    return ListResult("rows", data, columns=names or None, body=answer, calls=recorder.requests(),
+                      status=_status(recorder), title=f"Preview of {table}")
+
+
+def list_runs(client: AEPClient, flow_id: str, *, dry_run: bool = False) -> RunsResult | DryRun:
+    """Every run of a flow (``GET /runs?property=flowId==…``, §3.14)."""
+    api, recorder = _recording(client, dry_run)
+    try:
+        runs = api.flow.list_runs(flow_id)
+    except _DryRunStop:
+        return _dry(recorder)
+    return RunsResult(flow_id, runs, calls=recorder.requests(), status=_status(recorder))
+
+
+def wait_for_runs(
+    client: AEPClient,
+    flow_id: str,
+    *,
+    timeout: float = 600.0,
+    poll_interval: float = 2.0,
+    on_progress: Callable[[int, int], None] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> RunsResult:
+    """Poll until the flow has runs and every one is finished (not scheduled/inProgress/pending/queued).
+
+    ``on_progress(finished, total)`` is called after each poll. Raises :class:`WaitTimeoutError` after ``timeout``.
+    """
+    deadline = clock() + timeout
+    while True:
+        result = list_runs(client, flow_id)
+        assert isinstance(result, RunsResult)
+        done = sum(1 for run in result.items if run_finished(run))
+        if on_progress is not None:
+            on_progress(done, len(result.items))
+        if result.finished:
+            return result
+        if clock() >= deadline:
+            counts = ", ".join(f"{n} {s}" for s, n in sorted(result.counts().items())) or "no runs yet"
+            raise WaitTimeoutError(
+                f"runs of flow {flow_id} not finished after {timeout:g} s ({counts}); "
+                f"run %aep_runs {flow_id} --wait again, or raise --timeout"
+            )
+        sleep(max(0.0, min(poll_interval, deadline - clock())))
+
+
+def read_dataset(
+    client: AEPClient,
+    dataset_id: str,
+    *,
+    nested: bool = False,
+    limit: int | None = None,
+    dry_run: bool = False,
+    with_calls: bool = False,
+) -> Any:
+    """The rows ingested into a dataset, as a pandas DataFrame, through the Data Access API.
+
+    The dataset's successful batches (Catalog ``GET /batches?dataSet=…``), each batch's files
+    (``GET /export/batches/{id}/files``), each file's parts (``GET /export/files/{fileId}``), and each Parquet part
+    (``GET /export/files/{fileId}?path=…``), read with pyarrow and concatenated in batch order. Columns are
+    flattened XDM paths (``person.name.firstName``) unless ``nested``. ``with_calls`` returns
+    ``(frame, calls)``; a dry run returns a :class:`DryRun` (in that pair too).
+    """
+    api, recorder = _recording(client, dry_run)
+    tables = []
+    count = 0
+    try:
+        batches = api.catalog.list_batches(dataset_id)
+        done = sorted(
+            ((bid, b) for bid, b in batches.items() if str(b.get("status", "")).lower() in ("success", "active")),
+            key=lambda pair: (pair[1].get("created") or 0, pair[0]),
+        )
+        for batch_id, _batch in done:
+            for file in api.data.list_batch_files(batch_id):
+                file_id = file.get("dataSetFileId")
+                if not file_id:
+                    continue
+                listing = api.data.get_file(file_id) or {}
+                for part in listing.get("data") or []:
+                    name = part.get("name")
+                    if not name or not str(name).endswith(".parquet"):
+                        continue
+                    tables.append(_read_parquet(api.data.download(file_id, name)))
+                    count += tables[-1].num_rows
+                    if limit is not None and count >= limit:
+                        break
+                if limit is not None and count >= limit:
+                    break
+            if limit is not None and count >= limit:
+                break
+    except _DryRunStop:
+        dry = _dry(recorder)
+        return (dry, dry.calls) if with_calls else dry
+    frame = _to_frame(tables, nested=nested, limit=limit)
+    return (frame, recorder.requests()) if with_calls else frame
+
+
+def _read_parquet(data: bytes) -> Any:
+    import pyarrow.parquet as pq
+
+    return pq.read_table(io.BytesIO(data))
+
+
+def _to_frame(tables: list[Any], *, nested: bool, limit: int | None) -> Any:
+    import pandas as pd
+    import pyarrow as pa
+
+    if not tables:
+        return pd.DataFrame()
+    table = pa.concat_tables(tables, promote_options="default") if len(tables) > 1 else tables[0]
+    if limit is not None:
+        table = table.slice(0, limit)
+    if not nested:
+        while any(pa.types.is_struct(field.type) for field in table.schema):
+            table = table.flatten()
+    return table.to_pandas()
+
+
+# -- deleting -----------------------------------------------------------------------------------------------------
+
+DELETE_KINDS: dict[str, tuple[str, Callable[[AEPClient, str], Any]]] = {
+    "connection": ("BaseConnection", lambda api, i: api.flow.delete_connection(i)),
+    "source": ("SourceConnection", lambda api, i: api.flow.delete_source_connection(i)),
+    "target": ("TargetConnection", lambda api, i: api.flow.delete_target_connection(i)),
+    "flow": ("Flow", lambda api, i: api.flow.delete_flow(i)),
+    "schema": ("Schema", lambda api, i: api.schemas.delete_schema(i)),
+    # not wrapped by the api layer: Catalog DELETE /dataSets/{id} (catalog.yaml) and Data Prep's mapping sets
+    # (no DELETE in data-prep.yaml; sent anyway, the platform answers)
+    "dataset": ("Dataset", lambda api, i: api.session.request("DELETE", f"/data/foundation/catalog/dataSets/{quote(i, safe='')}")),
+    "mapping": ("MappingSet", lambda api, i: api.session.request(
+        "DELETE", f"/data/foundation/conversion/mappingSets/{quote(i, safe='')}")),
+}
+
+
+def delete(client: AEPClient, kind: str, resource_id: str, *, dry_run: bool = False) -> Result | DryRun:
+    """Delete one resource; ``kind`` is connection, source, target, flow, schema, dataset or mapping."""
+    if kind not in DELETE_KINDS:
+        raise InputError(f"unknown kind {kind!r}; use one of {', '.join(DELETE_KINDS)}")
+    label, action = DELETE_KINDS[kind]
+    api, recorder = _recording(client, dry_run)
+    try:
+        action(api, resource_id)
+    except _DryRunStop:
+        return _dry(recorder)
+    return Result(f"Deleted {label}", id=resource_id, status=_status(recorder), calls=recorder.requests())
+
+
+# -- lineage --------------------------------------------------------------------------------------------------------
+
+
+def lineage(client: AEPClient, flow_id: str, *, dry_run: bool = False) -> Lineage | DryRun:
+    """Source connection → flow (mapping, schedule) → target connection → dataset → batches of one flow."""
+    api, recorder = _recording(client, dry_run)
+    try:
+        flow = api.flow.get_flow(flow_id)
+        nodes: list[LineageNode] = []
+        for source_id in flow.get("sourceConnectionIds") or []:
+            source = _maybe(api.flow.get_source_connection, source_id)
+            base_id = (source or {}).get("baseConnectionId")
+            if base_id:
+                base = _maybe(api.flow.get_connection, base_id)
+                spec_id = ((base or {}).get("connectionSpec") or {}).get("id")
+                spec = _maybe(api.flow.get_connection_spec, spec_id) if spec_id else None
+                details = [("source", (spec or {}).get("name") or spec_id or "?")]
+                nodes.append(LineageNode("base connection", base_id, (base or {}).get("name"), details,
+                                         status=(base or {}).get("state"), missing=base is None))
+            params = (source or {}).get("params") or {}
+            details = [(k, str(v)) for k, v in (("table", params.get("tableName")),
+                                                ("format", ((source or {}).get("data") or {}).get("format"))) if v]
+            nodes.append(LineageNode("source connection", source_id, (source or {}).get("name"), details,
+                                     missing=source is None))
+        details = []
+        for transformation in flow.get("transformations") or []:
+            params = transformation.get("params") or {}
+            if params.get("mappingId"):
+                details.append(("mapping", f"{params['mappingId']} v{params.get('mappingVersion', 0)}"))
+            elif transformation.get("name"):
+                details.append(("transformation", str(transformation.get("name"))))
+        schedule = flow.get("scheduleParams") or {}
+        if schedule:
+            text = str(schedule.get("frequency", "?"))
+            if schedule.get("interval") not in (None, ""):
+                text += f" every {schedule['interval']}"
+            if schedule.get("startTime") not in (None, ""):
+                text += f" from {schedule['startTime']}"
+            details.append(("schedule", text))
+        nodes.append(LineageNode("flow", flow_id, flow.get("name"), details, status=flow.get("state")))
+        dataset_ids = []
+        for target_id in flow.get("targetConnectionIds") or []:
+            target = _maybe(api.flow.get_target_connection, target_id)
+            dataset_id = ((target or {}).get("params") or {}).get("dataSetId")
+            schema_id = (((target or {}).get("data") or {}).get("schema") or {}).get("id")
+            details = [(k, str(v)) for k, v in (("format", ((target or {}).get("data") or {}).get("format")),
+                                                ("schema", schema_id)) if v]
+            nodes.append(LineageNode("target connection", target_id, (target or {}).get("name"), details,
+                                     missing=target is None))
+            if dataset_id:
+                dataset_ids.append(dataset_id)
+        for dataset_id in dataset_ids:
+            dataset = _maybe(api.catalog.get_dataset, dataset_id)
+            schema_id = ((dataset or {}).get("schemaRef") or {}).get("id")
+            nodes.append(LineageNode("dataset", dataset_id, (dataset or {}).get("name"),
+                                     [("schema", schema_id)] if schema_id else [], missing=not dataset))
+            batches = _maybe(api.catalog.list_batches, dataset_id) or {}
+            nodes.append(_batches_node(batches))
+    except _DryRunStop:
+        return _dry(recorder)
+    return Lineage(flow_id, nodes, calls=recorder.requests())
+
+
+def _maybe(fetch: Callable[[str], Any], resource_id: str) -> Any:
+    """``fetch(resource_id)``, or None when the platform no longer has it."""
+    try:
+        return fetch(resource_id)
+    except NotFoundError:
+        return None
+
+
+def _batches_node(batches: dict[str, Any]) -> LineageNode:
+    counts: dict[str, int] = {}
+    records = 0
+    for batch in batches.values():
+        status = str(batch.get("status", "unknown"))
+        counts[status] = counts.get(status, 0) + 1
+        records += int(batch.get("recordCount") or 0)
+    details = [("status", ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "none yet")]
+    if batches:
+        details.append(("records", f"{records:,}"))
+        latest = max(batches.items(), key=lambda pair: (pair[1].get("created") or 0, pair[0]))
+        details.append(("latest", f"{latest[0]} ({latest[1].get('status')})"))
+    return LineageNode("batches", None, f"{len(batches)} batch{'es' if len(batches) != 1 else ''}", details)
+
+
+# -- sandboxes and any other call ---------------------------------------------------------------------------------
+
+
+def list_sandboxes(client: AEPClient, *, dry_run: bool = False) -> ListResult | DryRun:
+    api, recorder = _recording(client, dry_run)
+    try:
+        found = api.sandboxes.list()
+    except _DryRunStop:
+        return _dry(recorder)
+    return ListResult("sandboxes", found, calls=recorder.requests(), status=_status(recorder))
+
+
+def get_sandbox(client: AEPClient, name: str, *, dry_run: bool = False) -> Result | DryRun:
+    """The sandbox ``name`` (the platform's 404 when there is none)."""
+    api, recorder = _recording(client, dry_run)
+    try:
+        found = api.sandboxes.get(name)
+    except _DryRunStop:
+        return _dry(recorder)
+    return Result("Sandbox", id=found.get("name") if isinstance(found, dict) else name,
+                  name=found.get("title") if isinstance(found, dict) else None, body=found,
+                  status=_status(recorder), calls=recorder.requests())
+
+
+#: Collections whose GET answers render as tables in ``%aep``.
+COLLECTIONS = frozenset({
+    "connectionSpecs", "connections", "sourceConnections", "targetConnections", "flowSpecs", "flows", "runs",
+    "schemas", "fieldgroups", "mixins", "classes", "datatypes", "descriptors", "unions", "behaviors",
+    "dataSets", "batches", "dataSetFiles", "mappingSets", "mappings", "sandboxes", "files", "failed", "meta",
+    "explore", "functions", "operators",
+})
+REGISTRY_COLLECTIONS = frozenset({"schemas", "fieldgroups", "mixins", "classes", "datatypes", "descriptors",
+                                  "unions", "behaviors"})
+
+
+def split_path(path: str) -> tuple[str, list[tuple[str, str]]]:
+    parts = urlsplit(path)
+    if parts.scheme:
+        return path.split("?", 1)[0], parse_qsl(parts.query, keep_blank_values=True)
+    return parts.path, parse_qsl(parts.query, keep_blank_values=True)
+
+
+def default_accept(method: str, path: str) -> str | None:
+    """Schema Registry GETs need an ``Accept``: ids for a collection, the raw resource for a lookup."""
+    if method != "GET" or "/schemaregistry/" not in path:
+        return None
+    last = path.rstrip("/").rsplit("/", 1)[-1]
+    if last == "stats":
+        return "application/json"
+    if last in REGISTRY_COLLECTIONS:
+        return "application/vnd.adobe.xed-id+json"
+    return "application/vnd.adobe.xed+json; version=1"
+
+
+def call(
+    client: AEPClient,
+    method: str,
+    path: str,
+    body: Any = None,
+    *,
+    headers: dict[str, str] | None = None,
+    dry_run: bool = False,
+) -> Result | ListResult | DryRun:
+    """Any call (``%aep METHOD PATH``): a list answer renders as a table, anything else as a JSON tree.
+
+    A query string in ``path`` is sent as parameters; Schema Registry GETs get a default ``Accept``.
+    """
+    method = method.upper()
+    bare, params = split_path(path)
+    headers = dict(headers or {})
+    accept = None if any(k.lower() == "accept" for k in headers) else default_accept(method, bare)
+    _api, recorder = _recording(client, dry_run)
+    try:
+        response = recorder.request(method, bare, params=params or None, json=body, headers=headers or None,
+                                    accept=accept)
+    except _DryRunStop:
+        return _dry(recorder)
+    content_type = next((v for k, v in response.headers.items() if k.lower() == "content-type"), "")
+    answer: Any
+    if response.status == 204 or not response.content:
+        answer = None
+    elif "json" in content_type or response.content.lstrip()[:1] in (b"{", b"["):
+        try:
+            answer = response.json()
+        except ValueError:
+            answer = response.text
+    else:
+        answer = f"<{len(response.content):,} bytes of {content_type or 'data'}>"
+    calls = recorder.requests()
+    label = f"{method} {bare}"
+    items, kind = _list_items(bare, answer)
+    if items is not None:
+        return ListResult(kind, items, body=answer, status=response.status, calls=calls, title=label,
+                          note=_more_pages(answer))
+    return Result(label, body=answer, status=response.status, calls=calls, headers=dict(response.headers))
+
+
+def _more_pages(answer: Any) -> str | None:
+    """A note when the platform has more than this one page (``%aep`` sends exactly one call)."""
+    if not isinstance(answer, dict):
+        return None
+    following = ((answer.get("_links") or {}).get("next") or {})
+    href = following.get("href") if isinstance(following, dict) else following
+    start = (answer.get("_page") or {}).get("next") if isinstance(answer.get("_page"), dict) else None
+    if href:
+        return f"more on the platform: next page {href}"
+    if start:
+        return f"more on the platform: add start={start} (with the same orderby)"
+    return None
+
+
+def _list_items(path: str, answer: Any) -> tuple[list[Any] | None, str]:
+    last = path.rstrip("/").rsplit("/", 1)[-1]
+    if isinstance(answer, list):
+        return (answer, "tables" if last == "explore" else last) if all(isinstance(a, dict) for a in answer) else (None, last)
+    if not isinstance(answer, dict) or last not in COLLECTIONS:
+        return None, last
+    for key in ("items", "results", "data", "sandboxes"):
+        if isinstance(answer.get(key), list):
+            return answer[key], last
+    if answer and all(isinstance(v, dict) for v in answer.values()) and not any(k.startswith("_") for k in answer):
+        return [{"id": k, **v} for k, v in answer.items()], last  # Catalog: {id: object}
+    if not answer:
+        return [], last
+    return None, last
+
+
+def interpolate_path(path: str, namespace: dict[str, Any]) -> str:
+    """``{{ref}}`` in a URL path, percent-encoded (a schema ``$id`` becomes one path segment)."""
+    from .body import interpolate_text
+
+    return interpolate_text(path, namespace, quote=lambda s: quote(s, safe=""))
