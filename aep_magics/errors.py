@@ -92,9 +92,9 @@ class AEPError(AEPKitError):
             text = f"{title}: {detail}"
         else:
             text = detail or title
+        # The request id stays on the exception (``err.request_id``) for support tickets; the one-line message
+        # leaves it out so that the same mistake reads the same in every run of a notebook.
         where = " ".join(part for part in (self.method, self.path) if part)
-        if self.request_id:
-            where = f"{where}, request id {self.request_id}" if where else f"request id {self.request_id}"
         return " ".join(part for part in (head, text, f"({where})" if where else "") if part)
 
     @classmethod
