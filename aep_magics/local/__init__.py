@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..config import Profile
     from .server import App, ServerThread
 
-__all__ = ["start", "LocalServer", "DEV_CLIENT_ID", "DEV_CLIENT_SECRET", "DEV_ORG_ID"]
+__all__ = ["start", "dev_profile", "LocalServer", "DEV_CLIENT_ID", "DEV_CLIENT_SECRET", "DEV_ORG_ID"]
 
 log = logging.getLogger("aep_magics.local")
 
@@ -43,6 +43,7 @@ class LocalServer:
         self._temporary = temporary
         self._stopped = False
         self.port: int = thread.port
+        self.faults: Any = None  # the FaultInjector in front of the app (aep_magics.local.faults)
         host = thread.host
         if host in ("0.0.0.0", ""):
             host = "127.0.0.1"
@@ -56,11 +57,7 @@ class LocalServer:
 
     def profile(self, sandbox: str = DEFAULT_SANDBOX, *, name: str = "aep-local") -> Profile:
         """An :class:`aep_magics.config.Profile` for this server with the well-known dev credentials."""
-        from ..auth import Secret
-        from ..config import Profile
-
-        return Profile(name=name, base_url=self.url, ims_url=self.url, org_id=DEV_ORG_ID, sandbox=sandbox,
-                       client_id=DEV_CLIENT_ID, client_secret=Secret(DEV_CLIENT_SECRET))
+        return dev_profile(self.url, sandbox, name=name)
 
     def stop(self) -> None:
         """Stop serving, stop the scheduler (if any), and remove a temporary data dir."""
@@ -91,14 +88,17 @@ class LocalServer:
 
 
 def start(data_dir: str | Path | None = None, seed: int | None = None, port: int = 0, host: str = "127.0.0.1",
-          store_orders: int | None = None, *, scheduler: bool = True) -> LocalServer:
+          store_orders: int | None = None, *, scheduler: bool = True, faults: str | None = None) -> LocalServer:
     """Start AEP Local on ``host:port`` (port 0 = any free port) over the state in ``data_dir``.
 
     ``data_dir=None`` uses a temporary directory removed on :meth:`LocalServer.stop`. With ``seed`` (or
     ``AEP_LOCAL_SEED``) ids, etags and timestamps are reproducible run to run. ``store_orders`` sizes the sample
     Shopify store. ``scheduler=False`` leaves flows unscheduled (runs stay ``scheduled``; nothing executes).
+    ``faults`` (or ``AEP_LOCAL_FAULTS``) turns on fault injection, e.g. ``"seed=7,503=0.05,drop_after=0.02"``
+    (see :mod:`aep_magics.local.faults`; ``server.faults`` is the injector, ``GET /aep-local/faults`` its counters).
     """
     from . import gateway
+    from .faults import FaultInjector, from_env
     from .server import App, ServerThread
 
     temporary = data_dir is None
@@ -111,7 +111,8 @@ def start(data_dir: str | Path | None = None, seed: int | None = None, port: int
         app = App(platform)
         if scheduler:
             _attach_scheduler(platform)
-        thread = ServerThread(app, host, port)
+        injector = FaultInjector(app, from_env(faults))
+        thread = ServerThread(injector, host, port)
     except BaseException:
         platform.close()
         if temporary:
@@ -119,6 +120,7 @@ def start(data_dir: str | Path | None = None, seed: int | None = None, port: int
         raise
     thread.start()
     server = LocalServer(platform, app, thread, temporary=temporary)
+    server.faults = injector
     platform.base_url = server.url  # engine: the server's own links in run manifests (engine/runner.py)
     log.info("AEP Local serving %s (data %s)", server.url, path)
     return server
@@ -138,3 +140,13 @@ def _attach_scheduler(platform: Platform) -> None:
         attach(platform)
     elif hasattr(module, "Scheduler"):
         platform.scheduler = module.Scheduler(platform).start()
+
+
+def dev_profile(url: str, sandbox: str = DEFAULT_SANDBOX, *, name: str = "aep-local") -> Profile:
+    """A profile with the well-known dev credentials for the AEP Local serving at ``url``
+    (e.g. one started by ``aep-local serve`` or named by ``AEP_LOCAL_URL``)."""
+    from ..auth import Secret
+    from ..config import Profile
+
+    return Profile(name=name, base_url=url.rstrip("/"), ims_url=url.rstrip("/"), org_id=DEV_ORG_ID, sandbox=sandbox,
+                   client_id=DEV_CLIENT_ID, client_secret=Secret(DEV_CLIENT_SECRET))

@@ -120,6 +120,9 @@ class SessionState:
         from .. import local as aep_local
 
         self._stop_local()
+        running = os.environ.get("AEP_LOCAL_URL")
+        if running:  # an AEP Local already serves (aep-local serve, aep-local demo): use it, start nothing
+            return aep_local.dev_profile(running, sandbox or aep_local.DEFAULT_SANDBOX), None
         data_dir = data_dir or os.environ.get("AEP_LOCAL_DATA") or None
         kwargs: dict[str, Any] = {"data_dir": data_dir, "seed": seed}
         if port:
