@@ -78,6 +78,9 @@ def _configure_serve(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=None,
                         help="deterministic ids, etags and clock (default: $AEP_LOCAL_SEED or random)")
     parser.add_argument("--store-orders", type=int, default=None, help="size of the sample Shopify store")
+    parser.add_argument("--faults", default=None, metavar="SPEC",
+                        help="inject faults, e.g. 'seed=7,429=0.05,503=0.05,drop_after=0.02' (default: $AEP_LOCAL_FAULTS;"
+                             " see docs/reliability.md)")
 
 
 def _run_serve(args: argparse.Namespace, *, stop: threading.Event | None = None) -> int:
@@ -85,7 +88,7 @@ def _run_serve(args: argparse.Namespace, *, stop: threading.Event | None = None)
 
     data_dir = args.data_dir or default_data_dir()
     server = start(data_dir=data_dir, seed=args.seed, port=args.port, host=args.host,
-                   store_orders=getattr(args, "store_orders", None))
+                   store_orders=getattr(args, "store_orders", None), faults=getattr(args, "faults", None))
     print(f"AEP Local is serving {server.url}  (data: {server.data_dir})")
     print(f"  AEP_BASE_URL={server.url} AEP_IMS_URL={server.url}")
     print(f"  AEP_CLIENT_ID={DEV_CLIENT_ID} AEP_CLIENT_SECRET={DEV_CLIENT_SECRET}")

@@ -41,6 +41,11 @@ _INT_RE = re.compile(r"^-?\d+$")
 _FLOAT_RE = re.compile(r"^-?\d+\.\d+(?:[eE][-+]?\d+)?$")
 
 
+def _number(text: str) -> int | float:
+    """An integer text as a number SQLite can bind: int up to 18 digits, else float (huge values become inf)."""
+    return int(text) if len(text.strip().lstrip("-")) <= 18 else float(text)
+
+
 @dataclass(frozen=True)
 class Collection:
     """One Flow Service list: its URL segment, store kind, filterable root fields and indexed columns."""
@@ -149,9 +154,9 @@ def parse(query: Mapping[str, list[str]], coll: Collection, *, extra_params: Ite
         if count:
             raise invalid("1401-400", "The limit and count parameters cannot be given together in the same request. "
                           "Please provide either only the limit or the count parameter and try again.", request_id)
-        if not _INT_RE.match(raw_limit.strip()) or int(raw_limit) <= 0:
+        if not _INT_RE.match(raw_limit.strip()) or _number(raw_limit) <= 0:
             raise invalid("1453-400", f"Invalid query value limit={raw_limit} provided in query param.", request_id)
-        limit = min(int(raw_limit), MAX_LIMIT)
+        limit = int(min(_number(raw_limit), MAX_LIMIT))
 
     cursor = None
     token = _first(query, "continuationToken")
@@ -257,7 +262,7 @@ def _candidates(values: list[tuple[str, bool]]) -> list[Any]:
         if quoted:
             continue
         if _INT_RE.match(text):
-            out.append(int(text))
+            out.append(_number(text))
         elif _FLOAT_RE.match(text):
             out.append(float(text))
         elif text in ("true", "false"):
@@ -268,7 +273,7 @@ def _candidates(values: list[tuple[str, bool]]) -> list[Any]:
 def _typed(text: str, quoted: bool) -> Any:
     if not quoted:
         if _INT_RE.match(text):
-            return int(text)
+            return _number(text)
         if _FLOAT_RE.match(text):
             return float(text)
     return text

@@ -9,15 +9,17 @@ never headers or bodies.
 from __future__ import annotations
 
 import importlib
+import io
 import json
 import logging
+import socket
 import threading
 import time
 import traceback
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from werkzeug.exceptions import MethodNotAllowed, NotFound
+from werkzeug.exceptions import MethodNotAllowed, NotFound, RequestEntityTooLarge
 from werkzeug.routing import Map, Rule
 from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
@@ -48,6 +50,12 @@ SERVICES: list[tuple[str, str | None, bool]] = [
 _BODY_METHODS = ("POST", "PUT", "PATCH")
 _FORM = "application/x-www-form-urlencoded"
 _RAW_TYPES = ("application/octet-stream",)
+#: Keep-alive: idle seconds before the server closes a connection, and the largest body read ahead of the app.
+KEEP_ALIVE_IDLE_S = 120
+KEEP_ALIVE_MAX_BODY = 1024 * 1024
+_CONNECTIONS_LOCK = threading.Lock()
+#: Largest request body taken; a larger one gets 413 (with or without a Content-Length).
+MAX_BODY_BYTES = 16 * 1024 * 1024
 
 
 def _service_classes(module_name: str, class_name: str | None, required: bool) -> list[type[Service]]:
@@ -118,6 +126,7 @@ class App:
     # -- WSGI ----------------------------------------------------------------------------------------------------
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         request = Request(environ)
+        request.max_content_length = MAX_BODY_BYTES
         started = time.perf_counter()
         request_id = (request.headers.get("x-request-id") or "").strip()[:128] or self._request_ids.request_id()
         response = self.handle(request, request_id)
@@ -129,6 +138,8 @@ class App:
     def handle(self, request: Request, request_id: str) -> Response:
         path = request.path
         try:
+            if (request.content_length or 0) > MAX_BODY_BYTES:
+                raise RequestEntityTooLarge()
             adapter = self.url_map.bind_to_environ(request.environ)
             try:
                 index, params = adapter.match(path, method=request.method)
@@ -146,6 +157,10 @@ class App:
             return self._reply(reply)
         except ServiceError as exc:
             return self._json(exc.status, exc.body, exc.headers)
+        except RequestEntityTooLarge:
+            err = errors.problem(413, "PayloadTooLarge", f"The request body is larger than "
+                                 f"{MAX_BODY_BYTES // (1024 * 1024)} MB; AEP Local does not take it.")
+            return self._json(err.status, err.body)
         except Exception:  # noqa: BLE001 - the server must answer, whatever a service does
             log.error("unhandled error in %s %s (request %s)\n%s", request.method, path, request_id,
                       traceback.format_exc())
@@ -162,20 +177,14 @@ class App:
         if route.auth:
             tenant, client_id = gateway.check(self.platform, request.headers, request.path, sandbox=route.sandbox,
                                               request_id=request_id)
-        raw = request.get_data(cache=True)
+        raw = _read_body(request)
         body: Any = None
         mimetype = request.mimetype or ""
         if raw and request.method == "DELETE" and (mimetype == "application/json" or mimetype.endswith("+json")):
-            try:
-                body = json.loads(raw)
-            except (ValueError, UnicodeDecodeError) as exc:
-                raise _bad_json(request.path, str(exc), request_id) from None
+            body = _parse_json(raw, None, request.path, request_id)
         elif raw and request.method in _BODY_METHODS:
             if mimetype == "application/json" or mimetype.endswith("+json"):
-                try:
-                    body = json.loads(raw.decode(request.mimetype_params.get("charset", "utf-8")))
-                except (ValueError, UnicodeDecodeError, LookupError) as exc:
-                    raise _bad_json(request.path, str(exc), request_id) from None
+                body = _parse_json(raw, request.mimetype_params.get("charset", "utf-8"), request.path, request_id)
             elif mimetype in _RAW_TYPES:
                 body = None
             elif route.auth:
@@ -184,10 +193,7 @@ class App:
             elif mimetype == _FORM:
                 body = request.form.to_dict()
             else:
-                try:
-                    body = json.loads(raw)
-                except (ValueError, UnicodeDecodeError) as exc:
-                    raise _bad_json(request.path, str(exc), request_id) from None
+                body = _parse_json(raw, None, request.path, request_id)
         query = {k: request.args.getlist(k) for k in request.args.keys()}
         return Call(method=request.method, path=request.path, params=dict(params), query=query, body=body,
                     headers=request.headers, tenant=tenant, client_id=client_id, request_id=request_id, raw=raw)
@@ -204,12 +210,103 @@ class App:
     @staticmethod
     def _json(status: int, body: Any, headers: dict[str, str] | None = None,
               content_type: str = "application/json") -> Response:
-        data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        try:
+            data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate in an echoed value: escape it rather than fail
+            data = json.dumps(body, separators=(",", ":")).encode("ascii")
         return Response(data, status=status, headers=headers or {}, content_type=content_type)
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError(f"the number {text[:40]} is out of range")
+    return value
+
+
+def _parse_json(raw: bytes, charset: str | None, path: str, request_id: str) -> Any:
+    """A JSON body, or the service's bad-JSON error: also for nesting too deep to parse and for lone surrogates
+    (``"\\ud800"``), which no UTF-8 store or answer can hold."""
+    try:
+        body = json.loads(raw if charset is None else raw.decode(charset), parse_constant=_no_constant,
+                          parse_float=_finite_float)
+        json.dumps(body, ensure_ascii=False).encode("utf-8")
+    except RecursionError:
+        raise _bad_json(path, "it is nested too deeply", request_id) from None
+    except UnicodeEncodeError:
+        raise _bad_json(path, "it contains a lone UTF-16 surrogate (\\ud800-\\udfff), which is not Unicode text",
+                        request_id) from None
+    except (ValueError, UnicodeDecodeError, LookupError) as exc:
+        raise _bad_json(path, str(exc), request_id) from None
+    return body
+
+
+def _read_body(request: Request) -> bytes:
+    """The request body, at most :data:`MAX_BODY_BYTES` (werkzeug checks a Content-Length, not a chunked body)."""
+    if request.content_length is None and request.environ.get("wsgi.input_terminated"):
+        parts, size = [], 0
+        while True:
+            chunk = request.stream.read(1 << 16)
+            if not chunk:
+                break
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                raise RequestEntityTooLarge()
+            parts.append(chunk)
+        request._cached_data = b"".join(parts)  # werkzeug's cache: get_data() and form parsing read it
+    return request.get_data(cache=True)
+
+
 class _QuietHandler(WSGIRequestHandler):
-    """werkzeug's default handler logs the request line (query string included): the app logs instead."""
+    """werkzeug's default handler logs the request line (query string included): the app logs instead.
+
+    It also closes the connection after every response ("Connection: close": it cannot drain an unread body before
+    the next request line), so each call paid a TCP connect, a new thread and a new SQLite connection. This one reads
+    a request's (Content-Length) body before the app runs, so the connection can stay open for the client's next
+    call; chunked, ``Expect`` and large bodies keep werkzeug's close-after-response path.
+    """
+
+    #: Seconds a kept-alive connection may sit idle (socket timeout); the client then reconnects transparently.
+    timeout = KEEP_ALIVE_IDLE_S
+    _keep_alive = False
+
+    def setup(self) -> None:
+        super().setup()
+        with _CONNECTIONS_LOCK:
+            getattr(self.server, "aep_connections", set()).add(self.connection)
+
+    def finish(self) -> None:
+        with _CONNECTIONS_LOCK:
+            getattr(self.server, "aep_connections", set()).discard(self.connection)
+        super().finish()
+
+    def run_wsgi(self) -> None:
+        self._keep_alive = False
+        length = self.headers.get("Content-Length", "0").strip() or "0"
+        if (self.close_connection or self.headers.get("Transfer-Encoding") or self.headers.get("Expect")
+                or not length.isdigit() or int(length) > KEEP_ALIVE_MAX_BODY):
+            super().run_wsgi()
+            return
+        body = self.rfile.read(int(length)) if int(length) else b""
+        if len(body) != int(length):  # the client went away mid-body
+            self.close_connection = True
+            return
+        socket_file, self.rfile = self.rfile, io.BytesIO(body)  # werkzeug's after-response drain reads this
+        self._keep_alive = True
+        try:
+            super().run_wsgi()
+        finally:
+            self.rfile = socket_file
+            self._keep_alive = False
+
+    def send_header(self, keyword: str, value: str) -> None:
+        if self._keep_alive and keyword.lower() == "connection" and value.lower() == "close":
+            return
+        super().send_header(keyword, value)
 
     def log_request(self, *args: Any, **kwargs: Any) -> None:
         pass
@@ -226,6 +323,7 @@ class ServerThread:
     def __init__(self, app: App, host: str = "127.0.0.1", port: int = 0):
         self.server = make_server(host, port, app, threaded=True, request_handler=_QuietHandler)
         self.server.daemon_threads = True
+        self.server.aep_connections = set()  # open (kept-alive) connections, closed by stop()
         self.host = host
         self.port = self.server.server_port
         self._thread = threading.Thread(target=self.server.serve_forever, name=f"aep-local:{self.port}",
@@ -237,4 +335,11 @@ class ServerThread:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+        with _CONNECTIONS_LOCK:  # idle keep-alive connections would otherwise still be served after stop
+            open_connections = list(self.server.aep_connections)
+        for conn in open_connections:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
         self._thread.join(timeout=10)

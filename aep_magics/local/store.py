@@ -32,8 +32,12 @@ CREATE TABLE IF NOT EXISTS resources (
     doc      TEXT NOT NULL,
     PRIMARY KEY (org, sandbox, kind, id)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS ix_res_name    ON resources (org, sandbox, kind, name);
-CREATE INDEX IF NOT EXISTS ix_res_state   ON resources (org, sandbox, kind, state);
+-- name/state end in seq (like parent and created): a filter on them then also yields the list's default order
+-- (seq), so the planner searches them instead of walking ix_res_seq over every resource of the kind.
+DROP INDEX IF EXISTS ix_res_name;
+DROP INDEX IF EXISTS ix_res_state;
+CREATE INDEX IF NOT EXISTS ix_res_name_seq  ON resources (org, sandbox, kind, name, seq);
+CREATE INDEX IF NOT EXISTS ix_res_state_seq ON resources (org, sandbox, kind, state, seq);
 CREATE INDEX IF NOT EXISTS ix_res_parent  ON resources (org, sandbox, kind, parent, seq);
 CREATE INDEX IF NOT EXISTS ix_res_created ON resources (org, sandbox, kind, created, seq);
 CREATE INDEX IF NOT EXISTS ix_res_seq     ON resources (org, sandbox, kind, seq);

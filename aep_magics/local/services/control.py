@@ -16,6 +16,8 @@ from .base import Call, Reply, Route, Service
 
 BASE = "/aep-local"
 OPENAPI_FILE = Path(__file__).resolve().parent.parent / "openapi.yaml"
+#: Largest clock advance / token lifetime taken: times stay within SQLite's 64-bit integers.
+_MAX_SECONDS = 100 * 366 * 86400
 
 
 def _bad(detail: str, status: int = 400) -> errors.ServiceError:
@@ -55,8 +57,9 @@ class ControlService(Service):
     def clock_post(self, call: Call) -> Reply:
         body = call.body if isinstance(call.body, dict) else {}
         advance = body.get("advance")
-        if isinstance(advance, bool) or not isinstance(advance, (int, float)) or advance < 0:
-            raise _bad('Send {"advance": seconds} with a number of seconds >= 0; the clock only moves forward.')
+        if isinstance(advance, bool) or not isinstance(advance, (int, float)) or not 0 <= advance <= _MAX_SECONDS:
+            raise _bad('Send {"advance": seconds} with a number of seconds >= 0 (at most 100 years); the clock only '
+                       'moves forward.')
         now = self.clock.advance(int(round(advance * 1000)))
         self.platform.save_clock()
         scheduler = self.platform.scheduler
@@ -88,8 +91,8 @@ class ControlService(Service):
     def token_lifetime(self, call: Call) -> Reply:
         body = call.body if isinstance(call.body, dict) else {}
         seconds = body.get("seconds")
-        if isinstance(seconds, bool) or not isinstance(seconds, int) or seconds < 1:
-            raise _bad('Send {"seconds": n} with a whole number of seconds >= 1.')
+        if isinstance(seconds, bool) or not isinstance(seconds, int) or not 1 <= seconds <= _MAX_SECONDS:
+            raise _bad('Send {"seconds": n} with a whole number of seconds >= 1 (at most 100 years).')
         gateway.set_token_lifetime(self.platform, seconds)
         return Reply(200, {"seconds": seconds})
 

@@ -37,7 +37,9 @@ class IMSService(Service):
                                f"grant_type {params['grant_type']!r} is not supported; use client_credentials")
         client = gateway.authenticate_client(self.platform, params["client_id"], params["client_secret"])
         if client is None:
-            raise _oauth_error(401, "invalid_client", "invalid client_id or client_secret")
+            raise _oauth_error(401, "invalid_client", "invalid client_id or client_secret: the credential is unknown, "
+                               "was revoked or its secret was changed; check the client id and secret in use "
+                               "(AEP Local registers clients with POST /aep-local/clients)")
         token, expires_in = gateway.issue_token(self.platform, client)
         return Reply(200, {"access_token": token, "token_type": "bearer", "expires_in": expires_in},
                      headers={"Cache-Control": "no-store", "Pragma": "no-cache"})

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
 BASE = "/data/foundation/sandbox-management"
 KIND = "sandbox"
+#: Largest limit / offset taken (SQLite integers are 64-bit; fuzzing sent 10**36).
+_MAX_PAGE_ARG = 2**31 - 1
 DEFAULT = "prod"
 REGION = "VA7"
 #: Lowercase letters, digits and inner hyphens (the docs: "cannot contain any spaces or special characters").
@@ -119,6 +121,8 @@ class SandboxService(Service):
             raise _bad("limit and offset must be integers.") from None
         if limit < 1 or offset < 0:
             raise _bad("limit must be positive and offset must not be negative.")
+        if limit > _MAX_PAGE_ARG or offset > _MAX_PAGE_ARG:
+            raise _bad(f"limit and offset must not be larger than {_MAX_PAGE_ARG}.")
         org = _org(call.tenant.org)
         where, params = ("state = ?", ["active"]) if active_only else ("", [])
         total = self.store.count(org, KIND, where=where, params=params)

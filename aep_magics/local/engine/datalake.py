@@ -1,0 +1,495 @@
+"""The data lake: Parquet batch files on disk, written atomically, and their diagnostics.
+
+Layout under ``platform.lake_dir``::
+
+    <org>/<sandbox>/<dataSetId>/<batchId>/part-00000.parquet        the batch's data (successful batches only)
+    <org>/<sandbox>/<dataSetId>/<batchId>/meta/input_files/part-00000.json
+    <org>/<sandbox>/<dataSetId>/<batchId>/meta/row_errors/part-00000.json   failed records, JSON lines
+    <org>/<sandbox>/<dataSetId>/<batchId>/meta/row_error_samples.json
+
+A batch is written into ``<dataSetId>/.staging-<batchId>/``; :meth:`BatchWriter.commit` fsyncs every file and the
+directory, then ``os.replace``-s the directory into place in one step. Only after that does the caller mark the
+Catalog batch ``success``. A crash at any point leaves either no batch directory (the staging one is deleted by
+:func:`recover`) or a complete directory whose Catalog batch is not ``success`` — which :func:`recover` marks
+``failed`` and removes, so readers never see a partial batch and the next run re-copies the window.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import queue
+import re
+import shutil
+import threading
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..platform import Platform
+    from ..store import Tenant
+
+log = logging.getLogger(__name__)
+
+#: Batch ids: ULIDs from source flows (26 Crockford base32 chars) or 32 hex from the batch ingestion API.
+BATCH_ID = re.compile(r"^(?:[0-9A-HJKMNP-TV-Z]{26}|[0-9a-f]{32})$")
+#: Dataset file ids: ``<batchId>-<n>``.
+FILE_ID = re.compile(r"^((?:[0-9A-HJKMNP-TV-Z]{26}|[0-9a-f]{32}))-([1-9][0-9]{0,5})$")
+DATASET_ID = re.compile(r"^[0-9A-Za-z]{1,64}$")
+DATA_PART = re.compile(r"^part-[0-9]{5}\.parquet$")
+META_PATH = re.compile(r"^(?:row_error_samples\.json|row_errors(?:/part-[0-9]{5}\.json)?|input_files(?:/part-[0-9]{5}\.json)?)$")
+_TENANT_PART = re.compile(r"^[A-Za-z0-9@._-]{1,128}$")
+STAGING_PREFIX = ".staging-"
+META_DIR = "meta"
+#: Files bigger than this roll over to the next ``part-NNNNN.parquet``.
+ROWS_PER_FILE = 5_000_000
+PARQUET_COMPRESSION = "snappy"
+#: Record batches that may wait for the background writer thread.
+QUEUE_DEPTH = 2
+
+
+class LakePathError(ValueError):
+    """An id or path that does not match its strict pattern, or that would leave the lake directory."""
+
+
+def _check(pattern: re.Pattern[str], value: str, what: str) -> str:
+    if not isinstance(value, str) or not pattern.fullmatch(value):
+        raise LakePathError(f"invalid {what}: {value!r}")
+    return value
+
+
+def _inside(root: Path, path: Path) -> Path:
+    """``path`` resolved, refusing anything that escapes ``root`` (symlinks included)."""
+    root_r = root.resolve()
+    resolved = path.resolve()
+    if resolved != root_r and root_r not in resolved.parents:
+        raise LakePathError(f"path escapes the data lake: {path}")
+    return resolved
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:  # pragma: no cover - platforms without directory fds
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover
+        pass
+    finally:
+        os.close(fd)
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class DataLake:
+    """Paths and reads of the lake rooted at ``root`` (``platform.lake_dir``)."""
+
+    def __init__(self, root: Path | str):
+        self.root = Path(root)
+
+    # -- paths ----------------------------------------------------------------------------------------------------
+    def dataset_dir(self, tenant: "Tenant", dataset_id: str) -> Path:
+        org = _check(_TENANT_PART, tenant.org, "org")
+        sandbox = _check(_TENANT_PART, tenant.sandbox, "sandbox")
+        if org in (".", "..") or sandbox in (".", ".."):
+            raise LakePathError("invalid tenant")
+        _check(DATASET_ID, dataset_id, "dataset id")
+        return self.root / org / sandbox / dataset_id
+
+    def batch_dir(self, tenant: "Tenant", dataset_id: str, batch_id: str) -> Path:
+        _check(BATCH_ID, batch_id, "batch id")
+        return self.dataset_dir(tenant, dataset_id) / batch_id
+
+    def writer(self, tenant: "Tenant", dataset_id: str, batch_id: str, schema: pa.Schema | None = None, *,
+               background: bool = False) -> "BatchWriter":
+        return BatchWriter(self, tenant, dataset_id, batch_id, schema, background=background)
+
+    # -- reads ----------------------------------------------------------------------------------------------------
+    def data_files(self, tenant: "Tenant", dataset_id: str, batch_id: str) -> list[Path]:
+        d = self.batch_dir(tenant, dataset_id, batch_id)
+        if not d.is_dir():
+            return []
+        return sorted(p for p in d.iterdir() if DATA_PART.fullmatch(p.name) and p.is_file())
+
+    def data_file(self, tenant: "Tenant", dataset_id: str, batch_id: str, name: str) -> Path:
+        _check(DATA_PART, name, "file path")
+        d = self.batch_dir(tenant, dataset_id, batch_id)
+        return _inside(self.root, d / name)
+
+    def meta_path(self, tenant: "Tenant", dataset_id: str, batch_id: str, path: str) -> Path:
+        _check(META_PATH, path, "meta path")
+        d = self.batch_dir(tenant, dataset_id, batch_id) / META_DIR
+        return _inside(self.root, d / path)
+
+    def meta_listing(self, tenant: "Tenant", dataset_id: str, batch_id: str, path: str | None = None) -> list[tuple[str, int]]:
+        """``(relative name, size)`` of the meta files under ``path`` (a directory) or the whole meta directory."""
+        base = self.batch_dir(tenant, dataset_id, batch_id) / META_DIR
+        start = self.meta_path(tenant, dataset_id, batch_id, path) if path else base
+        if not start.exists():
+            return []
+        if start.is_file():
+            return [(path or start.name, start.stat().st_size)]
+        out = []
+        for p in sorted(start.rglob("*")):
+            if p.is_file():
+                out.append((p.relative_to(base).as_posix(), p.stat().st_size))
+        return out
+
+    def read_batch(self, tenant: "Tenant", dataset_id: str, batch_id: str, *, flatten: bool = False) -> pa.Table:
+        files = self.data_files(tenant, dataset_id, batch_id)
+        if not files:
+            return pa.table({})
+        table = pa.concat_tables([pq.read_table(f) for f in files], promote_options="default")
+        return flatten_table(table) if flatten else table
+
+    def iter_batches(self, tenant: "Tenant", dataset_id: str, batch_ids: Iterable[str], *, flatten: bool = False,
+                     batch_size: int = 65536) -> Iterator[pa.RecordBatch]:
+        """Stream the record batches of several lake batches (memory bounded)."""
+        for batch_id in batch_ids:
+            for f in self.data_files(tenant, dataset_id, batch_id):
+                for rb in pq.ParquetFile(f).iter_batches(batch_size=batch_size):
+                    yield flatten_batch(rb) if flatten else rb
+
+    # -- maintenance ----------------------------------------------------------------------------------------------
+    def staging_dirs(self) -> list[Path]:
+        if not self.root.is_dir():
+            return []
+        # <org>/<sandbox>/<dataset>/.staging-<batch>
+        return sorted(p for p in self.root.glob(f"*/*/*/{STAGING_PREFIX}*") if p.is_dir())
+
+    def remove_batch(self, tenant: "Tenant", dataset_id: str, batch_id: str, *, keep_meta: bool = False) -> None:
+        d = self.batch_dir(tenant, dataset_id, batch_id)
+        if not d.exists():
+            return
+        if keep_meta:
+            for p in d.iterdir():
+                if p.name != META_DIR:
+                    p.unlink() if p.is_file() else shutil.rmtree(p, ignore_errors=True)
+        else:
+            shutil.rmtree(d, ignore_errors=True)
+
+
+class BatchWriter:
+    """Writes one batch into a staging directory; :meth:`commit` publishes it atomically, :meth:`abort` drops it.
+
+    Data goes to ``part-NNNNN.parquet`` through a streaming :class:`pyarrow.parquet.ParquetWriter` (one row group per
+    written record batch), so memory stays bounded by the record batch size whatever the batch's row count.
+    """
+
+    def __init__(self, lake: DataLake, tenant: "Tenant", dataset_id: str, batch_id: str, schema: pa.Schema | None = None,
+                 *, background: bool = False):
+        self.lake = lake
+        self.batch_id = _check(BATCH_ID, batch_id, "batch id")
+        self.dataset_dir = lake.dataset_dir(tenant, dataset_id)
+        self.final_dir = self.dataset_dir / batch_id
+        self.staging = self.dataset_dir / f"{STAGING_PREFIX}{batch_id}"
+        if self.staging.exists():
+            shutil.rmtree(self.staging)
+        self.staging.mkdir(parents=True)
+        self.schema = schema
+        self._writer: pq.ParquetWriter | None = None
+        self._dictionary: list[str] | None = None
+        self._part = -1
+        self._rows_in_part = 0
+        self.files: list[Path] = []
+        self.records = 0
+        self._meta_handles: dict[str, Any] = {}
+        self.closed = False
+        # background=True: Parquet encoding happens on a writer thread (it releases the GIL), overlapping with the
+        # caller's next record batch; at most QUEUE_DEPTH batches wait, so memory stays bounded.
+        self._queue: queue.Queue | None = None
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+        if background:
+            self._queue = queue.Queue(maxsize=QUEUE_DEPTH)
+            self._thread = threading.Thread(target=self._drain, name=f"lake-writer-{batch_id}", daemon=True)
+            self._thread.start()
+
+    # -- data -----------------------------------------------------------------------------------------------------
+    def _open_part(self, schema: pa.Schema, first: pa.Table | pa.RecordBatch) -> None:
+        self._close_part()
+        self._part += 1
+        path = self.staging / f"part-{self._part:05d}.parquet"
+        if self._dictionary is None:
+            self._dictionary = dictionary_columns(first)
+        self._writer = pq.ParquetWriter(path, schema, compression=PARQUET_COMPRESSION,
+                                        use_dictionary=self._dictionary)
+        self.files.append(path)
+        self._rows_in_part = 0
+
+    def _close_part(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+    def _drain(self) -> None:
+        assert self._queue is not None
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            if self._error is None:
+                try:
+                    self._write_now(item)
+                except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+                    self._error = exc
+
+    def _flush(self) -> None:
+        """Wait for the writer thread to finish what was queued (and stop it); re-raise its error."""
+        if self._thread is not None:
+            assert self._queue is not None
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
+            self._queue = None  # later writes (if any) happen in the caller's thread
+        if self._error is not None:
+            err, self._error = self._error, None
+            raise err
+
+    def write(self, data: pa.Table | pa.RecordBatch) -> None:
+        if data.num_rows == 0:
+            return
+        if self._error is not None:
+            self._flush()
+        if self._queue is not None:
+            self._queue.put(data)
+        else:
+            self._write_now(data)
+
+    def _write_now(self, data: pa.Table | pa.RecordBatch) -> None:
+        if self.schema is None:
+            self.schema = data.schema
+        elif data.schema != self.schema:
+            data = data.cast(self.schema)
+        if self._writer is None or self._rows_in_part >= ROWS_PER_FILE:
+            self._open_part(self.schema, data)
+        assert self._writer is not None
+        if isinstance(data, pa.RecordBatch):
+            self._writer.write_batch(data)
+        else:
+            self._writer.write_table(data)
+        self._rows_in_part += data.num_rows
+        self.records += data.num_rows
+
+    def drop_data(self) -> None:
+        """Forget the data written so far (a failed batch keeps only its diagnostics)."""
+        self._flush()
+        self._close_part()
+        for f in self.files:
+            f.unlink(missing_ok=True)
+        self.files = []
+        self.records = 0
+
+    @property
+    def output_bytes(self) -> int:
+        if self._thread is not None:
+            self._flush()
+        return sum(f.stat().st_size for f in self.files if f.exists())
+
+    # -- diagnostics ------------------------------------------------------------------------------------------------
+    def _meta(self, rel: str) -> Path:
+        _check(META_PATH, rel, "meta path")
+        p = self.staging / META_DIR / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        return p
+
+    def append_meta_lines(self, rel: str, rows: Iterable[dict[str, Any]]) -> None:
+        """Append JSON lines to a meta file (kept open until commit)."""
+        fh = self._meta_handles.get(rel)
+        if fh is None:
+            fh = self._meta_handles[rel] = open(self._meta(rel), "w", encoding="utf-8")
+        for row in rows:
+            fh.write(json.dumps(row, ensure_ascii=False, default=str, separators=(",", ":")))
+            fh.write("\n")
+
+    def write_meta_json(self, rel: str, doc: Any) -> None:
+        with open(self._meta(rel), "w", encoding="utf-8") as fh:
+            json.dump(doc, fh, ensure_ascii=False, default=str, indent=1)
+
+    # -- publish ----------------------------------------------------------------------------------------------------
+    def _close_all(self) -> None:
+        try:
+            self._flush()
+        finally:
+            self._close_part()
+        for fh in self._meta_handles.values():
+            fh.close()
+        self._meta_handles.clear()
+
+    def commit(self) -> Path:
+        """fsync every file and directory, then move the staging directory into place in one ``os.replace``."""
+        if self.closed:
+            raise RuntimeError("batch already committed or aborted")
+        self._close_all()
+        for p in sorted(self.staging.rglob("*"), key=lambda p: len(p.parts), reverse=True):
+            if p.is_file():
+                _fsync_file(p)
+            else:
+                _fsync_dir(p)
+        _fsync_dir(self.staging)
+        if self.final_dir.exists():  # a leftover of an earlier failed attempt with the same id
+            shutil.rmtree(self.final_dir)
+        os.replace(self.staging, self.final_dir)
+        _fsync_dir(self.dataset_dir)
+        self.closed = True
+        self.files = [self.final_dir / f.name for f in self.files]
+        return self.final_dir
+
+    def abort(self) -> None:
+        if self.closed:
+            return
+        try:
+            self._close_all()
+        except BaseException:  # noqa: BLE001 - aborting: the data is dropped anyway
+            pass
+        shutil.rmtree(self.staging, ignore_errors=True)
+        self.closed = True
+
+
+# -- Parquet encoding ------------------------------------------------------------------------------------------------
+#: A leaf column is dictionary-encoded when its first record batch has at most this share of distinct values.
+DICTIONARY_MAX_DISTINCT = 0.3
+
+
+def _leaves(arr: pa.Array, path: str) -> Iterator[tuple[str, pa.Array]]:
+    """``(Parquet column path, values)`` of every leaf under ``arr`` (struct fields, map keys/values, list items)."""
+    t = arr.type
+    if pa.types.is_struct(t):
+        for i in range(t.num_fields):
+            yield from _leaves(arr.field(i), f"{path}.{t.field(i).name}")
+    elif pa.types.is_map(t):
+        yield from _leaves(arr.keys, f"{path}.key_value.key")
+        yield from _leaves(arr.items, f"{path}.key_value.value")
+    elif pa.types.is_list(t) or pa.types.is_large_list(t):
+        yield from _leaves(arr.flatten(), f"{path}.list.element")
+    else:
+        yield path, arr
+
+
+def dictionary_columns(data: pa.Table | pa.RecordBatch) -> list[str]:
+    """The leaf columns worth dictionary-encoding, judged on ``data``: few distinct values. Skipping the dictionary
+    attempt on high-cardinality columns (e-mails, ids) saves the encoder's try-and-fall-back work."""
+    import pyarrow.compute as pc
+
+    out = []
+    for name in data.schema.names:
+        col = data.column(name)
+        col = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+        for path, leaf in _leaves(col, name):
+            n = len(leaf) - leaf.null_count
+            if n == 0 or pa.types.is_boolean(leaf.type):
+                out.append(path)
+                continue
+            try:
+                distinct = pc.count_distinct(leaf).as_py()
+            except (pa.ArrowNotImplementedError, pa.ArrowInvalid):
+                continue
+            if distinct <= max(1, n * DICTIONARY_MAX_DISTINCT):
+                out.append(path)
+    return out
+
+
+# -- nested <-> flattened ------------------------------------------------------------------------------------------
+def flatten_table(table: pa.Table) -> pa.Table:
+    """Nested XDM structs to dotted column names (``personalEmail.address``); maps and lists stay as they are."""
+    while any(pa.types.is_struct(f.type) for f in table.schema):
+        table = table.flatten()
+    return table
+
+
+def flatten_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
+    while any(pa.types.is_struct(f.type) for f in batch.schema):
+        batch = batch.flatten()
+    return batch
+
+
+# -- recovery --------------------------------------------------------------------------------------------------------
+#: Catalog batch statuses a batch can no longer leave on its own after a crash.
+FINAL_BATCH_STATES = {"success", "active", "failed", "failure", "aborted", "abandoned", "inactive", "deleted"}
+CRASH_ERROR = {"code": "CONNECTOR-2001-500", "message": "Error occurred at promotion activity."}
+
+
+def _tenants(platform: "Platform", kind: str) -> list["Tenant"]:
+    from ..store import Tenant
+
+    rows = platform.store._conn().execute(  # noqa: SLF001 - a cross-tenant read the Store API has no call for
+        "SELECT DISTINCT org, sandbox FROM resources WHERE kind=?", (kind,)).fetchall()
+    return [Tenant(r[0], r[1]) for r in rows]
+
+
+def recover(platform: "Platform") -> dict[str, int]:
+    """Bring the lake and the state back to a consistent point after a crash (call before serving).
+
+    - staging directories are deleted;
+    - Catalog batches that are not in a final state become ``failed`` (their directories, if the crash happened
+      between the directory move and the Catalog update, are removed: the run did not succeed, so its window will be
+      copied again and nothing is duplicated);
+    - runs left ``scheduled`` stay queued (the scheduler picks them up); runs left ``inProgress`` become ``failed``
+      with ``CONNECTOR-2001-500`` so no run stays in progress forever.
+    """
+    lake = DataLake(platform.lake_dir)
+    counts = {"staging": 0, "batches": 0, "runs": 0}
+    for d in lake.staging_dirs():
+        shutil.rmtree(d, ignore_errors=True)
+        counts["staging"] += 1
+    for tenant in _tenants(platform, "batch"):
+        for rec in platform.store.select(tenant, "batch"):
+            status = str(rec.doc.get("status", "")).lower()
+            if status in FINAL_BATCH_STATES:
+                continue
+            dataset_id = _batch_dataset(rec.doc)
+            if dataset_id:
+                try:
+                    lake.remove_batch(tenant, dataset_id, rec.id, keep_meta=True)
+                except LakePathError:
+                    pass
+            update_batch_record(platform, tenant, rec.id, {
+                "status": "failed",
+                "errors": [*rec.doc.get("errors", []), {"code": CRASH_ERROR["code"],
+                                                         "description": "The platform stopped while the batch was written."}],
+                "completed": platform.clock.now_ms(),
+            })
+            counts["batches"] += 1
+    from .runner import fail_interrupted_run
+
+    for tenant in _tenants(platform, "run"):
+        for rec in platform.store.select(tenant, "run", where="state = ?", params=["inProgress"]):
+            fail_interrupted_run(platform, tenant, rec.id)
+            counts["runs"] += 1
+    if any(counts.values()):
+        log.warning("AEP Local recovery: %s", counts)
+    return counts
+
+
+# -- Catalog batch records ----------------------------------------------------------------------------------------------
+def create_batch_record(platform: "Platform", tenant: "Tenant", batch_id: str, doc: dict[str, Any]) -> dict[str, Any]:
+    """Create the Catalog batch (kind ``batch``, parent = its dataset) through the Catalog service's helper."""
+    from ..services import catalog
+
+    return catalog.record_batch(platform, tenant, batch_id, doc)
+
+
+def update_batch_record(platform: "Platform", tenant: "Tenant", batch_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+    """Merge ``changes`` into a Catalog batch and keep its dataset's ``lastBatchId``/``lastBatchStatus`` current."""
+    from ..services import catalog
+
+    return catalog.update_batch(platform, tenant, batch_id, changes)
+
+
+def _batch_dataset(doc: dict[str, Any]) -> str | None:
+    for rel in doc.get("relatedObjects", []) or []:
+        if rel.get("type") == "dataSet":
+            return rel.get("id")
+    return None

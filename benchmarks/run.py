@@ -1,0 +1,212 @@
+"""Run every benchmark and write ``benchmarks/RESULTS.md``.
+
+    python benchmarks/run.py [--quick] [--only NAME[,NAME...]] [--profile DIR] [--no-10m]
+
+Benchmarks (each in a fresh interpreter, one after the other, so they never share a GIL, a heap or a server):
+
+1. ``extension_load`` -- ``%load_ext aep_magics`` over a bare IPython start (target <= 150 ms);
+2. ``call_overhead``  -- a magic vs a bare ``requests`` call, same endpoint (target ratio <= 1.3), one keep-alive
+   connection;
+3. ``listing``        -- 10,000 runs paged through the client vs raw page requests (target < 2x) and the rendered
+   list size (target < 200 KB);
+4. ``api_latency``    -- AEP Local p50/p99 at 1k/10k/100k resources, 1 and 32 clients; filtered lists sub-linear and
+   indexed;
+5. ``ingest``         -- ``benchmarks/ingest.py`` (engine vs the bare pyarrow floor, peak RSS) at 1M orders, and 10M
+   in the full run (``--no-10m`` leaves it out);
+6. ``notebooks``      -- wall time of ``pytest --nbval notebooks/ -p no:cacheprovider -q`` (target < 60 s).
+
+``--quick`` runs smaller sizes (a few minutes); the CI smoke test (``tests/test_benchmarks_smoke.py``) runs the
+``tiny`` sizes and checks only that every benchmark runs and returns well-formed results. Every target is a ratio to
+(or a difference from) a baseline measured in the same run. ``--profile DIR`` writes pyinstrument profiles of the
+magic loops and of the server side there (``benchmarks/out/`` is git-ignored).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import ROOT, fmt, machine, result, run_module, summary_text, table, target  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "RESULTS.md"
+BENCHMARKS = ["extension_load", "call_overhead", "listing", "api_latency", "ingest", "notebooks"]
+MODULES = {"extension_load": "bench_extension_load", "call_overhead": "bench_call_overhead",
+           "listing": "bench_listing", "api_latency": "bench_api_latency", "notebooks": "bench_notebooks"}
+INGEST_ORDERS = {"tiny": [2_000], "quick": [100_000], "full": [1_000_000, 10_000_000]}
+INGEST_SCRIPT = HERE / "ingest.py"
+
+#: Hot spots found by profiling (pyinstrument on the server side and the client loop) and fixed; figures measured
+#: on this machine before and after each change, same benchmark, same size.
+FIXES: list[dict[str, str]] = []
+
+
+# -- ingest: someone else's benchmark, run as it is --------------------------------------------------------------------
+def run_ingest(size: str, *, with_10m: bool = True) -> dict[str, Any]:
+    started = time.perf_counter()
+    if not INGEST_SCRIPT.exists():
+        return result("ingest", "Ingest (benchmarks/ingest.py)", size, status="skipped",
+                      targets=[target("engine / pyarrow floor", "reported", "not yet measured (no ingest.py)", None)],
+                      notes=["benchmarks/ingest.py is not there yet"])
+    orders = [n for n in INGEST_ORDERS[size] if with_10m or n < 10_000_000]
+    rows, notes, runs = [], [], []
+    status = "ok"
+    for n in orders:
+        t = time.perf_counter()
+        proc = subprocess.run([sys.executable, str(INGEST_SCRIPT), "--orders", str(n), "--json"], cwd=ROOT,
+                              capture_output=True, text=True)
+        wall = time.perf_counter() - t
+        out = proc.stdout
+        try:
+            data = json.loads(out[out.index("{"):])
+        except ValueError:
+            status = "error"
+            notes.append(f"{n:,} orders: ingest.py exited {proc.returncode} without JSON: "
+                         + " | ".join((proc.stderr or out).strip().splitlines()[-5:]))
+            continue
+        e, f = data.get("engine", {}), data.get("floor", {})
+        ratio = data.get("ratio_engine_over_floor")
+        rows.append([n, e.get("seconds"), f.get("seconds"), ratio, e.get("records_per_s"), f.get("records_per_s"),
+                     e.get("peak_rss_mb"), f.get("peak_rss_mb"), e.get("output_records"), e.get("failed_records")])
+        runs.append({"orders": n, "ratio": ratio, "engine_rss_mb": e.get("peak_rss_mb"), "wall_s": round(wall, 1)})
+        notes.append(f"{n:,} orders: whole ingest.py run {wall:.0f} s (store generation "
+                     f"{data.get('store_generation_s')} s); {data.get('destinations')} destinations, "
+                     f"{data.get('expressions')} expressions")
+    tables = [table("benchmarks/ingest.py: engine vs bare pyarrow read+write (the floor)",
+                    ["orders", "engine s", "floor s", "engine/floor", "engine rec/s", "floor rec/s",
+                     "engine peak RSS MB", "floor peak RSS MB", "ingested", "failed"], rows)] if rows else []
+    targets = [target(f"{r['orders']:,} orders: engine time / pyarrow floor (peak RSS)", "reported",
+                      f"{r['ratio']} (engine peak RSS {r['engine_rss_mb']} MB)", None) for r in runs]
+    if not with_10m and size == "full":
+        notes.append("10M orders left out (--no-10m)")
+    return result("ingest", "Ingest (benchmarks/ingest.py)", size, status=status if rows else "error",
+                  params={"orders": orders}, tables=tables, targets=targets, notes=notes,
+                  seconds=time.perf_counter() - started, data={"runs": runs})
+
+
+def run_benchmark(name: str, size: str, *, with_10m: bool = True) -> dict[str, Any]:
+    if name == "ingest":
+        return run_ingest(size, with_10m=with_10m)
+    return run_module(MODULES[name], size)
+
+
+# -- RESULTS.md -------------------------------------------------------------------------------------------------------
+def _cell(value: Any) -> str:
+    return fmt(value).replace("|", "\\|").replace("\n", " ")
+
+
+def md_table(t: dict[str, Any]) -> list[str]:
+    lines = [f"**{t['title']}**", "", "| " + " | ".join(_cell(c) for c in t["columns"]) + " |",
+             "|" + "|".join(" --- " for _ in t["columns"]) + "|"]
+    lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in t["rows"]]
+    return lines + [""]
+
+
+def met_text(met: bool | None) -> str:
+    return {True: "met", False: "**NOT met**", None: "reported / not measured"}[met]
+
+
+def render(results: list[dict[str, Any]], meta: dict[str, Any]) -> str:
+    m = meta["machine"]
+    lines = ["# Benchmark results", "",
+             f"- **Command:** `{meta['command']}`",
+             f"- **Date:** {meta['date']} (took {meta['seconds'] / 60:.1f} min)",
+             f"- **Machine:** {m['cpu_model']}, {m['cpus']} CPUs ({m['usable_cpus']} usable), "
+             f"{m['ram_gb']} GB RAM; Python {m['python']}, {m['platform']}",
+             "- **Versions:** " + ", ".join(f"{k} {v}" for k, v in m["versions"].items()),
+             f"- **Load average** (1 min) at start / end: {meta['load_start']} / {meta['load_end']} -- the machine "
+             "may be shared, so absolute times move; every target is a ratio to (or difference from) a baseline "
+             "measured in the same run, interleaved with it.",
+             "", "## Targets", "", "| benchmark | target | goal | measured | |", "| --- | --- | --- | --- | --- |"]
+    for res in results:
+        if not res["targets"]:
+            lines.append(f"| {res['title']} | - | - | {res['status']} | |")
+        for t in res["targets"]:
+            lines.append(f"| {_cell(res['title'])} | {_cell(t['name'])} | {_cell(t['goal'])} | {_cell(t['value'])} "
+                         f"| {met_text(t['met'])} |")
+    lines.append("")
+    for i, res in enumerate(results, 1):
+        lines += [f"## {i}. {res['title']}", ""]
+        lines.append(f"Size `{res['size']}`, status **{res['status']}**, {res.get('seconds')} s. "
+                     + ("Parameters: " + ", ".join(f"{k}={v}" for k, v in res["params"].items()) + "."
+                        if res["params"] else ""))
+        lines.append("")
+        for t in res["tables"]:
+            lines += md_table(t)
+        for note in res["notes"]:
+            lines.append(f"- {note}")
+        if res["notes"]:
+            lines.append("")
+    lines += ["## Fixes found by profiling", ""]
+    if not FIXES:
+        lines += ["None.", ""]
+    for fix in FIXES:
+        lines += [f"### {fix['title']}", "", f"- **File:** `{fix['file']}`", f"- **Profile:** {fix['profile']}",
+                  f"- **Change:** {fix['change']}", f"- **Before:** {fix['before']}", f"- **After:** {fix['after']}",
+                  ""]
+    lines += ["## Method", "",
+              "- Each benchmark runs in a fresh interpreter (`benchmarks/bench_*.py --size quick|full`); "
+              "`benchmarks/common.py` holds the shared timing, result format and AEP Local helpers.",
+              "- Baselines run in the same process (or the same machine, interleaved) as what they are compared to: "
+              "bare IPython start vs + `%load_ext`; bare `requests.Session` vs magic; raw page requests vs client "
+              "paging; 1k vs 100k resources; pyarrow floor vs engine.",
+              "- Keep-alive is checked server-side: a WSGI middleware records each request's `REMOTE_PORT` "
+              "(one per TCP connection).",
+              "- Profiles: `python benchmarks/run.py --profile benchmarks/out/profiles` (pyinstrument).", ""]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes: a fast check (a few minutes)")
+    parser.add_argument("--size", choices=("tiny", "quick", "full"), help=argparse.SUPPRESS)
+    parser.add_argument("--only", help="comma-separated benchmarks to run: " + ", ".join(BENCHMARKS))
+    parser.add_argument("--profile", type=Path, help="write pyinstrument profiles into this directory")
+    parser.add_argument("--no-10m", action="store_true", help="full run: leave out the 10M-order ingest")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="where to write the Markdown (default %(default)s)")
+    parser.add_argument("--json", type=Path, help="also write every result as JSON here")
+    args = parser.parse_args(argv)
+    size = args.size or ("quick" if args.quick else "full")
+    names = BENCHMARKS if not args.only else [n.strip() for n in args.only.split(",") if n.strip()]
+    unknown = [n for n in names if n not in BENCHMARKS]
+    if unknown:
+        parser.error(f"unknown benchmark(s): {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}")
+    if args.profile:
+        args.profile.mkdir(parents=True, exist_ok=True)
+        os.environ["AEP_BENCH_PROFILE"] = str(args.profile.resolve())
+    command = "python benchmarks/run.py" + (" " + " ".join(argv if argv is not None else sys.argv[1:])).rstrip()
+    started = time.perf_counter()
+    meta: dict[str, Any] = {"command": command.strip(), "machine": machine(), "load_start": _load(),
+                            "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")}
+    results = []
+    for name in names:
+        print(f"-- {name} ({size}) ...", flush=True)
+        res = run_benchmark(name, size, with_10m=not args.no_10m)
+        results.append(res)
+        print(summary_text(res), flush=True)
+    meta.update(seconds=time.perf_counter() - started, load_end=_load())
+    args.out.write_text(render(results, meta))
+    if args.json:
+        args.json.write_text(json.dumps({"meta": meta, "results": results}, indent=1))
+    print(f"wrote {args.out}")
+    return 0 if all(r["status"] != "error" for r in results) else 1
+
+
+def _load() -> str:
+    try:
+        return f"{os.getloadavg()[0]:.2f}"
+    except OSError:
+        return "n/a"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
