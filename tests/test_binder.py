@@ -6,11 +6,12 @@ root (``-e .[lab]`` installs the project itself), runs ``binder/postBuild`` once
 
 - ``test_binder_files``: the static rules (requirements install the project, postBuild has a shebang and
   ``set -e``, start ends with ``exec "$@"``, both executable, no second config location).
-- ``test_binder_launch_in_current_env`` (the default, ~1.5 min): in a staged copy of the repository, runs
-  ``binder/postBuild`` with the CURRENT venv and ``HOME`` pointed to a temporary directory, checks a fresh kernel auto-loads ``aep_magics`` (and did not before),
-  then -- through ``binder/start`` itself, like a launch -- executes every tutorial notebook in order, all sharing
-  the AEP Local data dir postBuild prepared, and asserts no error output and nothing on stderr.
-- ``test_binder_build_in_fresh_venv`` (``-m slow``, ~3-4 min): the same, in a brand-new venv (no system site
+- ``test_binder_launch_in_current_env`` (the default, ~1.5 min, ~75 s of it the notebooks): in a staged copy of the
+  repository, runs ``binder/postBuild`` with the CURRENT venv and ``HOME`` pointed to a temporary directory, checks a
+  fresh kernel auto-loads ``aep_magics`` (and did not before), then -- through ``binder/start`` itself, like a
+  launch -- executes every tutorial notebook in order, all sharing the AEP Local data dir postBuild prepared, and
+  asserts no error output and nothing on stderr.
+- ``test_binder_build_in_fresh_venv`` (``-m slow``, ~4 min): the same, in a brand-new venv (no system site
   packages) into which ``pip install -r binder/requirements.txt`` installs a staged copy of the repository (pip's
   cache and the configured indexes are used as they are).
 """

@@ -104,7 +104,8 @@ def nb01() -> list:
 
         `--seed 42` makes it deterministic: the same ids, etags and timestamps on every run, and a platform clock
         that only moves when we move it (notebook 4 fast-forwards it). Running this cell again starts a fresh,
-        empty AEP Local.
+        empty AEP Local. (When the environment variable `AEP_LOCAL_URL` names an AEP Local that is already
+        running, such as `aep-local serve` or `aep-local demo`, the notebook joins that one instead.)
 
         The card shows who you are: org, sandbox, base URL, client id and how long the token stays valid. The token
         itself is never shown, nor is the client secret.

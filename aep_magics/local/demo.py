@@ -88,7 +88,7 @@ def summarise(server) -> list[str]:
                 f"  run {run['id']}: {status}, {records.get('outputRecordCount', 0)} records ingested, "
                 f"{records.get('failedRecordCount', 0)} failed"
             )
-    for dataset_id, dataset in client.catalog.list_datasets():
+    for dataset_id, dataset in client.catalog.list_datasets().items():
         lines.append(f"dataset {dataset_id} \"{dataset.get('name', '')}\"")
         folder = server.platform.lake_dir
         lines.append(f"  Parquet files under {folder}")

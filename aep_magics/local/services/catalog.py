@@ -85,7 +85,7 @@ def record_batch(platform: "Platform", tenant: Tenant, batch_id: str, doc: dict[
     ``updatedUser`` ["aep-local"], ``imsOrg`` [tenant org], ``version`` ["1.0.0"].
     The dataset's ``lastBatchId``/``lastBatchStatus`` follow.
     """
-    now = platform.clock.now_ms()
+    now = platform.clock.peek_ms()  # may run on the engine thread: read, never tick
     body = copy.deepcopy(doc)
     dataset_id = _batch_dataset(body)
     body.pop("dataSet", None)
@@ -121,7 +121,7 @@ def update_batch(platform: "Platform", tenant: Tenant, batch_id: str, changes: d
         raise KeyError(f"batch {batch_id} does not exist")
     doc = copy.deepcopy(rec.doc)
     doc.update(copy.deepcopy(changes))
-    now = platform.clock.now_ms()
+    now = platform.clock.peek_ms()  # may run on the engine thread: read, never tick
     if "updated" not in changes:
         doc["updated"] = now
     doc["status"] = str(doc.get("status") or "loading").lower()
