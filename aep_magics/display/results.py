@@ -97,7 +97,7 @@ def copy_button(value: str) -> str:
     """An HTML button copying ``value`` to the clipboard."""
     return (
         f'<button class="aep-copy" title="copy" data-copy="{esc(value)}" '
-        "onclick=\"navigator.clipboard.writeText(this.dataset.copy)\">&#x29c9;</button>"
+        "onclick=\"navigator.clipboard.writeText(this.dataset.copy)\">copy</button>"
     )
 
 
