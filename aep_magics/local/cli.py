@@ -151,8 +151,16 @@ def _configure_store(parser: argparse.ArgumentParser) -> None:
 def _run_store(args: argparse.Namespace) -> int:
     from . import shopify
 
+    from datetime import UTC, datetime
+
+    from .ids import DETERMINISTIC_EPOCH_MS
+
     kwargs = {k: v for k, v in (("orders", args.orders), ("seed", args.seed)) if v is not None}
-    return int(shopify.store_command(args.data_dir or default_data_dir(), **kwargs) or 0)
+    # The store's history ends where the platform's clock starts: a seeded (deterministic) server wakes up at a
+    # fixed instant, any other one at the wall clock.
+    now_s = DETERMINISTIC_EPOCH_MS // 1000 if args.seed is not None else int(datetime.now(UTC).timestamp())
+    start = datetime.fromtimestamp(now_s - now_s % 60, tz=UTC)
+    return int(shopify.store_command(args.data_dir or default_data_dir(), start=start, **kwargs) or 0)
 
 
 def _load_extensions() -> None:

@@ -51,19 +51,18 @@ class Platform:
 
     @cached_property
     def shop(self):
-        """The sample Shopify store behind the Shopify connection spec (generated on first use)."""
-        from .shopify import ShopStore, default_store
-        from .shopify.store import STORE_DIRNAME
+        """The sample Shopify store behind the Shopify connection spec, generated on first use so that its
+        history ends at the platform's "now" (data appears as the clock moves on, never ahead of it)."""
+        from datetime import UTC, datetime
+
+        from .shopify import default_store
+        from .shopify.store import DEFAULT_ORDERS
 
         seed = self.seed if self.seed is not None else 7
-        orders = self.shop_options.get("orders")
-        if orders is not None:
-            # Size the store on its first generation only; later growth (advance) is never thrown away.
-            store = ShopStore(self.data_dir / STORE_DIRNAME, seed)
-            if not store.generated or store.seed != seed:
-                store.generate(int(orders))
-        # default_store(data_dir) keeps the store in data_dir/shopify.
-        return default_store(self.data_dir, seed=seed)
+        now_s = self.clock.peek_ms() // 1000
+        start = datetime.fromtimestamp(now_s - now_s % 60, tz=UTC)
+        return default_store(self.data_dir, seed=seed, orders=int(self.shop_options.get("orders") or DEFAULT_ORDERS),
+                             start=start)
 
     def save_clock(self) -> None:
         self.store.set_meta("clock", str(self.clock.offset_ms))

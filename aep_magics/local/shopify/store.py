@@ -671,21 +671,22 @@ _HIGH_CARDINALITY = frozenset({"Name", "Email", "Phone", "Browser_Ip", "Shipping
 # ------------------------------------------------------------------------------------------------------------
 # entry points
 # ------------------------------------------------------------------------------------------------------------
-def default_store(data_dir: str | os.PathLike, seed: int = DEFAULT_SEED) -> ShopStore:
-    """The store in ``data_dir/shopify``: generated with the default size on first use (or when the seed
-    differs), reused afterwards - including whatever growth earlier advance() calls added."""
+def default_store(data_dir: str | os.PathLike, seed: int = DEFAULT_SEED, *, orders: int = DEFAULT_ORDERS,
+                  start: Any = DEFAULT_START) -> ShopStore:
+    """The store in ``data_dir/shopify``: generated with ``orders`` orders up to ``start`` on first use (or when
+    the seed differs), reused afterwards - including whatever growth earlier advance() calls added."""
     store = ShopStore(Path(data_dir) / STORE_DIRNAME, seed)
     if not store.generated or store.seed != int(seed) or store.manifest.get("format") != FORMAT_VERSION:
-        store.generate(DEFAULT_ORDERS)
+        store.generate(int(orders), start)
     return store
 
 
 def store_command(data_dir: str | os.PathLike, orders: int = DEFAULT_ORDERS, seed: int = DEFAULT_SEED,
-                  out=None) -> int:
+                  out=None, start: Any = DEFAULT_START) -> int:
     """``aep-local store --orders N``: (re)generate ``data_dir/shopify`` and print a one-line summary."""
     out = out or sys.stdout
     store = ShopStore(Path(data_dir) / STORE_DIRNAME, seed)
-    s = store.generate(int(orders))
+    s = store.generate(int(orders), start)
     counts = " ".join(f"{t.split('.', 1)[1]}={n}" for t, n in s["rows"].items())
     print(f"shopify store {s['path']}: seed={s['seed']} as_of={s['as_of']} {len(s['rows'])} tables "
           f"({counts}) {s['bytes'] / 1e6:.1f} MB on disk in {s['seconds']:.2f}s", file=out)
