@@ -7,9 +7,13 @@ with the negative mode, invalid ones -- and sends them over loopback with the de
 - ``response_schema_conformance``: every documented answer matches its documented schema.
 
 Control-plane operations that change the platform for everyone (fast-forwarding the clock, registering or revoking
-IMS clients, the token lifetime, fault injection) are left out: they would expire the token the fuzzer uses. CI runs
-``FUZZ_CI_EXAMPLES`` examples per operation and generation mode; ``pytest -m slow tests/test_fuzz.py`` runs
-``FUZZ_SLOW_EXAMPLES``.
+IMS clients, the token lifetime, fault injection) are left out: they would expire the token the fuzzer uses.
+
+Two documents are fuzzed: the static file (every operation it describes, with request schemas), and the document the
+server serves at run time, which adds a stub with path parameters for every route of the services the file does
+not describe (Schema Registry, Catalog, Data Prep, Data Access). CI runs ``FUZZ_CI_EXAMPLES`` (10) examples per
+operation of the first and ``FUZZ_CI_STUB_EXAMPLES`` (3) of the second (``AEP_FUZZ_EXAMPLES`` /
+``AEP_FUZZ_STUB_EXAMPLES`` override them); ``pytest -m slow tests/test_fuzz.py`` runs 300 and 100.
 """
 
 from __future__ import annotations
@@ -30,8 +34,11 @@ from aep_magics import local
 from aep_magics.local.platform import DEV_CLIENT_ID, DEV_CLIENT_SECRET, DEV_ORG_ID
 
 OPENAPI = Path(local.__file__).resolve().parent / "openapi.yaml"
-FUZZ_CI_EXAMPLES = int(os.environ.get("AEP_FUZZ_EXAMPLES", "20"))
+FUZZ_CI_EXAMPLES = int(os.environ.get("AEP_FUZZ_EXAMPLES", "10"))
+#: The stubs of the served document have path parameters only: fewer examples find what there is to find.
+FUZZ_CI_STUB_EXAMPLES = int(os.environ.get("AEP_FUZZ_STUB_EXAMPLES", "3"))
 FUZZ_SLOW_EXAMPLES = 300
+FUZZ_SLOW_STUB_EXAMPLES = 100
 CHECKS = [not_a_server_error, response_schema_conformance]
 
 schema = schemathesis.openapi.from_path(str(OPENAPI))
@@ -102,6 +109,13 @@ def test_fuzz_openapi_slow(case, fuzz_server):
 
 
 @served.parametrize()
-@settings(max_examples=FUZZ_CI_EXAMPLES, **_fuzz_settings)
+@settings(max_examples=FUZZ_CI_STUB_EXAMPLES, **_fuzz_settings)
 def test_fuzz_served_routes(case, fuzz_server):
+    _call(case, fuzz_server)
+
+
+@pytest.mark.slow
+@served.parametrize()
+@settings(max_examples=FUZZ_SLOW_STUB_EXAMPLES, **_fuzz_settings)
+def test_fuzz_served_routes_slow(case, fuzz_server):
     _call(case, fuzz_server)

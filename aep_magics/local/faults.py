@@ -212,7 +212,7 @@ class FaultInjector:
                 self.injected[chosen] += 1
             if delay:
                 self.injected["latency"] += 1
-            if slow and chosen not in ("drop_before", "drop_after"):
+            if slow and chosen is None:  # only a real answer trickles
                 self.injected["slow_body"] += 1
             else:
                 slow = False
