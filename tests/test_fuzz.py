@@ -18,7 +18,9 @@ operation of the first and ``FUZZ_CI_STUB_EXAMPLES`` (3) of the second (``AEP_FU
 
 from __future__ import annotations
 
+import collections
 import json
+import logging
 import os
 from pathlib import Path
 
@@ -50,8 +52,25 @@ _fuzz_settings = dict(deadline=None, derandomize=True, database=None,
                       suppress_health_check=list(HealthCheck))
 
 
+class _StatusCounter(logging.Handler):
+    """Counts the answers AEP Local's access log records (``METHOD path status ms``), by status class."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.counts: collections.Counter[str] = collections.Counter()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.msg == "%s %s %d %.1fms" and len(record.args) == 4:
+            self.counts[f"{record.args[2] // 100}xx"] += 1
+
+
 @pytest.fixture(scope="module")
 def fuzz_server(tmp_path_factory):
+    counter = _StatusCounter()
+    logger = logging.getLogger("aep_magics.local")
+    level = logger.level
+    logger.addHandler(counter)
+    logger.setLevel(logging.INFO)
     with local.start(tmp_path_factory.mktemp("fuzz"), seed=31337, scheduler=False, store_orders=200) as server:
         r = requests.post(f"{server.url}/ims/token/v3", data={
             "grant_type": "client_credentials", "client_id": DEV_CLIENT_ID, "client_secret": DEV_CLIENT_SECRET,
@@ -61,6 +80,10 @@ def fuzz_server(tmp_path_factory):
         yield server
         health = requests.get(f"{server.url}/aep-local/health", timeout=10)
         assert health.status_code == 200
+    logger.removeHandler(counter)
+    logger.setLevel(level)
+    print(f"\nFUZZ requests={sum(counter.counts.values())} " + json.dumps(dict(sorted(counter.counts.items()))))
+    assert counter.counts["5xx"] == 0
 
 
 def _call(case, server) -> None:

@@ -14,7 +14,7 @@ import pytest
 
 from aep_magics.local import xdm
 from aep_magics.local.xdm.library import LIBRARY_DIR, get_library
-from aep_magics.local.xdm.patch import PatchError, apply_patch
+from aep_magics.local.jsonpatch import PatchError, apply_patch
 from aep_magics.local.xdm.validate import (ENUM, FORMAT, LENGTH, PATTERN, RANGE, REQUIRED, TYPE, UNKNOWN,
                                            ColumnValidator, RecordValidator, check_format, records_to_columns)
 

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import errors
 from ..store import Record, Tenant
-from ..xdm.patch import PatchError, apply_patch
+from ..jsonpatch import PatchError, apply_patch
 from .base import Call, Reply, Route, Service
 
 if TYPE_CHECKING:

@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from .. import errors, query, specs
+from ..jsonpatch import PatchError, apply_patch, pointer_tokens
 from ..gateway import PLATFORM
 from ..store import Record, Tenant
 from .base import Call, Reply, Route, Service, ServiceError
@@ -93,57 +94,6 @@ def _spec_ref(ref: Any) -> tuple[str, str] | None:
     if isinstance(ref, dict) and isinstance(ref.get("id"), str):
         return ref["id"], str(ref.get("version", ""))
     return None
-
-
-# -------------------------------------------------------------------------------------------------------------------
-# JSON Patch (add / replace / remove on JSON pointers; RFC 6902 subset the Flow Service documents)
-# -------------------------------------------------------------------------------------------------------------------
-class PatchError(Exception):
-    pass
-
-
-def _pointer(path: str) -> list[str]:
-    if not isinstance(path, str) or not path.startswith("/"):
-        raise PatchError(f'Invalid path "{path}"')
-    return [p.replace("~1", "/").replace("~0", "~") for p in path[1:].split("/")]
-
-
-def apply_patch(doc: Any, ops: list[dict[str, Any]]) -> Any:
-    for op in ops:
-        name = str(op["op"]).lower()
-        parts = _pointer(op["path"])
-        parent: Any = doc
-        for key in parts[:-1]:
-            if isinstance(parent, dict) and key in parent:
-                parent = parent[key]
-            elif isinstance(parent, list) and key.isdigit() and int(key) < len(parent):
-                parent = parent[int(key)]
-            else:
-                raise PatchError(f'Missing field "{key}"')
-        last = parts[-1]
-        if isinstance(parent, dict):
-            if name == "add":
-                parent[last] = copy.deepcopy(op.get("value"))
-            elif last not in parent:
-                raise PatchError(f'Missing field "{last}"')
-            elif name == "replace":
-                parent[last] = copy.deepcopy(op.get("value"))
-            else:
-                del parent[last]
-        elif isinstance(parent, list):
-            if name == "add" and last == "-":
-                parent.append(copy.deepcopy(op.get("value")))
-            elif not last.isdigit() or int(last) > len(parent) or (name != "add" and int(last) >= len(parent)):
-                raise PatchError(f'Missing field "{last}"')
-            elif name == "add":
-                parent.insert(int(last), copy.deepcopy(op.get("value")))
-            elif name == "replace":
-                parent[int(last)] = copy.deepcopy(op.get("value"))
-            else:
-                del parent[int(last)]
-        else:
-            raise PatchError(f'Missing field "{last}"')
-    return doc
 
 
 # -------------------------------------------------------------------------------------------------------------------
@@ -357,7 +307,7 @@ class FlowService(Service):
                 raise self._patch_error(call, 'Missing field "value"')
             self._check_patch_path(call, coll, op["path"])
         try:
-            doc = apply_patch(copy.deepcopy(rec.doc), ops)
+            doc = apply_patch(rec.doc, [{**op, "op": op["op"].lower()} for op in ops])
         except PatchError as exc:
             raise self._patch_error(call, str(exc)) from None
         validate = {"connection": self._validate_connection, "sourceConnection": self._validate_source,
@@ -389,7 +339,9 @@ class FlowService(Service):
 
     def _check_patch_path(self, call: Call, coll: query.Collection, path: Any) -> None:
         try:
-            parts = _pointer(path)
+            if not isinstance(path, str) or not path.startswith("/"):
+                raise PatchError(f'Invalid path "{path}"')
+            parts = pointer_tokens(path)
         except PatchError as exc:
             raise self._patch_error(call, str(exc)) from None
         root = parts[0]

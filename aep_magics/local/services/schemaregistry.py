@@ -36,7 +36,7 @@ from .. import errors
 from ..store import Record, Tenant
 from ..xdm import library as xlib
 from ..xdm import compose as xres
-from ..xdm.patch import PatchError, apply_patch
+from ..jsonpatch import PatchError, apply_patch
 from .base import Call, Reply, Route, Service, ServiceError
 
 if TYPE_CHECKING:

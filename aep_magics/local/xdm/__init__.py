@@ -12,7 +12,6 @@ Public API:
 * validation (:mod:`.validate`, loaded on first use): :class:`RecordValidator` (``errors``, ``is_valid``,
   ``validate_records``, ``validate_columns``), :class:`ColumnValidator`, :func:`validate_columns`,
   :func:`records_to_columns`, the error codes (``INGEST-1401-400`` ...);
-* :func:`apply_patch` / :class:`PatchError` (:mod:`.patch`, RFC 6902 JSON Patch).
 """
 
 from .compose import (CoercionError, FlatField, MergeError, NamespaceError, NoClassError, UnknownRefError, XDMError,
@@ -20,7 +19,6 @@ from .compose import (CoercionError, FlatField, MergeError, NamespaceError, NoCl
                       resolve, split_path, strip_text)
 from .library import (XDM_COMMIT, XDM_VERSION, aep_name, alt_id, get_library, get_resource, global_lookup,
                       id_from_alt, is_global, list_resources, to_aep, to_aep_instance)
-from .patch import PatchError, apply_patch
 
 _VALIDATE = ("RecordValidator", "ColumnValidator", "validate_columns", "records_to_columns", "check_format")
 
@@ -29,7 +27,7 @@ __all__ = [
     "get_library", "list_resources", "to_aep", "to_aep_instance",
     "CoercionError", "FlatField", "MergeError", "NamespaceError", "NoClassError", "UnknownRefError", "XDMError",
     "ancestors", "check_namespace", "coerce_record", "coerce_value", "compose_schema", "find_path", "flatten",
-    "resolve", "split_path", "strip_text", "PatchError", "apply_patch", *_VALIDATE,
+    "resolve", "split_path", "strip_text", *_VALIDATE,
 ]
 
 

@@ -1,4 +1,6 @@
-"""A small RFC 6902 JSON Patch (add, remove, replace, move, copy, test) for the Schema Registry and Catalog PATCHes."""
+"""RFC 6902 JSON Patch (add, remove, replace, move, copy, test), shared by every service that takes a PATCH.
+
+Services narrow it to what they document (Flow Service: add, replace, remove)."""
 
 from __future__ import annotations
 
@@ -10,7 +12,8 @@ class PatchError(ValueError):
     """An operation that cannot be applied (bad op, bad path, failed test)."""
 
 
-def _tokens(pointer: str) -> list[str]:
+def pointer_tokens(pointer: str) -> list[str]:
+    """The reference tokens of a JSON pointer (``/a/b~1c`` -> ``["a", "b/c"]``)."""
     if pointer == "":
         return []
     if not pointer.startswith("/"):
@@ -34,7 +37,7 @@ def _parent(doc: Any, tokens: list[str], path: str) -> Any:
     for t in tokens[:-1]:
         if isinstance(node, dict):
             if t not in node:
-                raise PatchError(f"Path {path!r} does not exist.")
+                raise PatchError(f'Missing field "{t}" (path {path})')
             node = node[t]
         elif isinstance(node, list):
             node = node[_index(node, t, allow_end=False)]
@@ -45,18 +48,18 @@ def _parent(doc: Any, tokens: list[str], path: str) -> Any:
 
 def _get(doc: Any, path: str) -> Any:
     node = doc
-    for t in _tokens(path):
+    for t in pointer_tokens(path):
         if isinstance(node, dict) and t in node:
             node = node[t]
         elif isinstance(node, list):
             node = node[_index(node, t, allow_end=False)]
         else:
-            raise PatchError(f"Path {path!r} does not exist.")
+            raise PatchError(f'Missing field "{t}" (path {path})')
     return node
 
 
 def _add(doc: Any, path: str, value: Any) -> Any:
-    tokens = _tokens(path)
+    tokens = pointer_tokens(path)
     if not tokens:
         return value
     parent = _parent(doc, tokens, path)
@@ -71,14 +74,14 @@ def _add(doc: Any, path: str, value: Any) -> Any:
 
 
 def _remove(doc: Any, path: str) -> Any:
-    tokens = _tokens(path)
+    tokens = pointer_tokens(path)
     if not tokens:
         raise PatchError("The whole document cannot be removed.")
     parent = _parent(doc, tokens, path)
     last = tokens[-1]
     if isinstance(parent, dict):
         if last not in parent:
-            raise PatchError(f"Path {path!r} does not exist.")
+            raise PatchError(f'Missing field "{last}" (path {path})')
         del parent[last]
     elif isinstance(parent, list):
         del parent[_index(parent, last, allow_end=False)]
@@ -104,7 +107,7 @@ def apply_patch(doc: Any, operations: Any) -> Any:
             out = _remove(out, path)
         elif kind == "replace":
             _get(out, path)
-            if not _tokens(path):
+            if not pointer_tokens(path):
                 out = copy.deepcopy(op["value"])
             else:
                 out = _remove(out, path)
