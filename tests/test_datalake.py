@@ -9,7 +9,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from aep_magics.local.engine import datalake
-from aep_magics.local.engine.datalake import BatchWriter, DataLake, LakePathError, flatten_table
+from aep_magics.local.engine.datalake import (
+    DataLake,
+    LakePathError,
+    flatten_table,
+)
 from aep_magics.local.engine.scheduler import MAX_CATCHUP_RUNS, Schedule
 from aep_magics.local.store import Tenant
 

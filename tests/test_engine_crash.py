@@ -16,13 +16,14 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 import requests
+from test_engine_e2e import EMAIL, ORDERS, SHOPIFY, TUTORIAL_MAPPINGS, Kit
 
 from aep_magics import local
 from aep_magics.api import AEPClient
@@ -33,7 +34,6 @@ from aep_magics.local.engine import datalake, runner
 from aep_magics.local.ids import DETERMINISTIC_EPOCH_MS
 from aep_magics.local.platform import DEV_CLIENT_ID, DEV_CLIENT_SECRET, DEV_ORG_ID
 from aep_magics.local.shopify import ShopStore
-from test_engine_e2e import EMAIL, ORDERS, SHOPIFY, TUTORIAL_MAPPINGS, Kit
 
 SEED = 99
 ORDERS_IN_STORE = 200_000
@@ -102,7 +102,7 @@ def _stop(proc: subprocess.Popen) -> None:
 
 def test_kill_9_mid_run_then_restart(tmp_path: Path):
     data = tmp_path / "aep"
-    start = datetime.fromtimestamp(DETERMINISTIC_EPOCH_MS / 1000, tz=timezone.utc)
+    start = datetime.fromtimestamp(DETERMINISTIC_EPOCH_MS / 1000, tz=UTC)
     ShopStore(data / "shopify", seed=SEED).generate(ORDERS_IN_STORE, start=start)
     lake = data / "lake"
 

@@ -11,16 +11,16 @@ from __future__ import annotations
 import io
 import json
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
+from conftest import Raw
 
 from aep_magics import local
 from aep_magics.api import AEPClient
 from aep_magics.http import AEPSession
-from conftest import Raw
 
 SHOPIFY = "4f63aa36-bd48-4e33-bb83-49fbcd11c708"
 DATA_LAKE = "c604ff05-7f1a-43c0-8e18-33bf874cb11c"
@@ -45,7 +45,7 @@ class Kit:
         self.platform = aep.platform
         self.client = AEPClient(AEPSession(aep.profile()))
         # a sample store whose history ends at the platform's "now", so runs copy a known, small amount of data
-        start = datetime.fromtimestamp(self.platform.clock.peek_ms() / 1000, tz=timezone.utc)
+        start = datetime.fromtimestamp(self.platform.clock.peek_ms() / 1000, tz=UTC)
         self.platform.shop.generate(orders, start=start)
         self.base = self.client.flow.create_connection({
             "name": "Shopify", "auth": {"specName": "Basic Authentication",

@@ -8,15 +8,16 @@ the last window's end: each once, none missing.
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections import Counter
 from typing import Any
 
 import pytest
 import requests
+from test_engine_e2e import EXPORT, ORDERS, Kit
 
 from aep_magics import local
-from test_engine_e2e import EXPORT, ORDERS, Kit
 
 MAPPINGS = [
     {"destinationXdmPath": "personID", "sourceAttribute": 'concat(Order_Id, "|", Updated_At)'},
@@ -71,7 +72,7 @@ def check_no_loss_no_duplicates(kit: Kit, runs: list[dict[str, Any]], start_ms: 
         [r["metrics"]["statusSummary"] for r in runs]
     wins = windows(runs)
     assert wins[0][0] == start_ms
-    for (_, end), (start, _) in zip(wins, wins[1:]):
+    for (_, end), (start, _) in itertools.pairwise(wins):
         assert start == end, "each window starts where the previous one ended"
     ok, failed = ingested_versions(kit, runs)
     assert max(ok.values(), default=1) == 1 and max(failed.values(), default=1) == 1, "duplicates"
@@ -96,7 +97,7 @@ def test_many_incremental_runs_lose_and_duplicate_nothing(kit: Kit):
     runs = kit.runs(ids["flow"])
     assert len(runs) == 1 + 6 + 8
     dues = [int(r["params"]["startTime"]) for r in runs]
-    assert all(b - a == QUARTER for a, b in zip(dues, dues[1:]))
+    assert all(b - a == QUARTER for a, b in itertools.pairwise(dues))
     assert sum(r["metrics"]["recordSummary"]["inputRecordCount"] for r in runs[1:]) > 0, "the store grew"
     check_no_loss_no_duplicates(kit, runs)
     flow = kit.client.flow.get_flow(ids["flow"])

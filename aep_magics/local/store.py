@@ -138,7 +138,7 @@ class Store:
                 etag: str | None = None, expected_etag: str | None = None, name: str | None = None,
                 state: str | None = None, parent: str | None = None) -> bool:
         """Replace a document; with ``expected_etag`` only when the stored etag still matches (optimistic lock)."""
-        sql = ("UPDATE resources SET doc=?, etag=?, updated=?, name=?, state=?, parent=COALESCE(?, parent)"
+        sql = ("UPDATE resources SET doc=?, etag=COALESCE(?, etag), updated=?, name=?, state=?, parent=COALESCE(?, parent)"
                " WHERE org=? AND sandbox=? AND kind=? AND id=?")
         args: list[Any] = [_dump(doc), etag, updated, name, state, parent, tenant.org, tenant.sandbox, kind, id]
         if expected_etag is not None:

@@ -100,7 +100,7 @@ class DataLake:
         self.root = Path(root)
 
     # -- paths ----------------------------------------------------------------------------------------------------
-    def dataset_dir(self, tenant: "Tenant", dataset_id: str) -> Path:
+    def dataset_dir(self, tenant: Tenant, dataset_id: str) -> Path:
         org = _check(_TENANT_PART, tenant.org, "org")
         sandbox = _check(_TENANT_PART, tenant.sandbox, "sandbox")
         if org in (".", "..") or sandbox in (".", ".."):
@@ -108,32 +108,32 @@ class DataLake:
         _check(DATASET_ID, dataset_id, "dataset id")
         return self.root / org / sandbox / dataset_id
 
-    def batch_dir(self, tenant: "Tenant", dataset_id: str, batch_id: str) -> Path:
+    def batch_dir(self, tenant: Tenant, dataset_id: str, batch_id: str) -> Path:
         _check(BATCH_ID, batch_id, "batch id")
         return self.dataset_dir(tenant, dataset_id) / batch_id
 
-    def writer(self, tenant: "Tenant", dataset_id: str, batch_id: str, schema: pa.Schema | None = None, *,
-               background: bool = False) -> "BatchWriter":
+    def writer(self, tenant: Tenant, dataset_id: str, batch_id: str, schema: pa.Schema | None = None, *,
+               background: bool = False) -> BatchWriter:
         return BatchWriter(self, tenant, dataset_id, batch_id, schema, background=background)
 
     # -- reads ----------------------------------------------------------------------------------------------------
-    def data_files(self, tenant: "Tenant", dataset_id: str, batch_id: str) -> list[Path]:
+    def data_files(self, tenant: Tenant, dataset_id: str, batch_id: str) -> list[Path]:
         d = self.batch_dir(tenant, dataset_id, batch_id)
         if not d.is_dir():
             return []
         return sorted(p for p in d.iterdir() if DATA_PART.fullmatch(p.name) and p.is_file())
 
-    def data_file(self, tenant: "Tenant", dataset_id: str, batch_id: str, name: str) -> Path:
+    def data_file(self, tenant: Tenant, dataset_id: str, batch_id: str, name: str) -> Path:
         _check(DATA_PART, name, "file path")
         d = self.batch_dir(tenant, dataset_id, batch_id)
         return _inside(self.root, d / name)
 
-    def meta_path(self, tenant: "Tenant", dataset_id: str, batch_id: str, path: str) -> Path:
+    def meta_path(self, tenant: Tenant, dataset_id: str, batch_id: str, path: str) -> Path:
         _check(META_PATH, path, "meta path")
         d = self.batch_dir(tenant, dataset_id, batch_id) / META_DIR
         return _inside(self.root, d / path)
 
-    def meta_listing(self, tenant: "Tenant", dataset_id: str, batch_id: str, path: str | None = None) -> list[tuple[str, int]]:
+    def meta_listing(self, tenant: Tenant, dataset_id: str, batch_id: str, path: str | None = None) -> list[tuple[str, int]]:
         """``(relative name, size)`` of the meta files under ``path`` (a directory) or the whole meta directory."""
         base = self.batch_dir(tenant, dataset_id, batch_id) / META_DIR
         start = self.meta_path(tenant, dataset_id, batch_id, path) if path else base
@@ -147,14 +147,14 @@ class DataLake:
                 out.append((p.relative_to(base).as_posix(), p.stat().st_size))
         return out
 
-    def read_batch(self, tenant: "Tenant", dataset_id: str, batch_id: str, *, flatten: bool = False) -> pa.Table:
+    def read_batch(self, tenant: Tenant, dataset_id: str, batch_id: str, *, flatten: bool = False) -> pa.Table:
         files = self.data_files(tenant, dataset_id, batch_id)
         if not files:
             return pa.table({})
         table = pa.concat_tables([pq.read_table(f) for f in files], promote_options="default")
         return flatten_table(table) if flatten else table
 
-    def iter_batches(self, tenant: "Tenant", dataset_id: str, batch_ids: Iterable[str], *, flatten: bool = False,
+    def iter_batches(self, tenant: Tenant, dataset_id: str, batch_ids: Iterable[str], *, flatten: bool = False,
                      batch_size: int = 65536) -> Iterator[pa.RecordBatch]:
         """Stream the record batches of several lake batches (memory bounded)."""
         for batch_id in batch_ids:
@@ -169,7 +169,7 @@ class DataLake:
         # <org>/<sandbox>/<dataset>/.staging-<batch>
         return sorted(p for p in self.root.glob(f"*/*/*/{STAGING_PREFIX}*") if p.is_dir())
 
-    def remove_batch(self, tenant: "Tenant", dataset_id: str, batch_id: str, *, keep_meta: bool = False) -> None:
+    def remove_batch(self, tenant: Tenant, dataset_id: str, batch_id: str, *, keep_meta: bool = False) -> None:
         d = self.batch_dir(tenant, dataset_id, batch_id)
         if not d.exists():
             return
@@ -188,7 +188,7 @@ class BatchWriter:
     written record batch), so memory stays bounded by the record batch size whatever the batch's row count.
     """
 
-    def __init__(self, lake: DataLake, tenant: "Tenant", dataset_id: str, batch_id: str, schema: pa.Schema | None = None,
+    def __init__(self, lake: DataLake, tenant: Tenant, dataset_id: str, batch_id: str, schema: pa.Schema | None = None,
                  *, background: bool = False):
         self.lake = lake
         self.batch_id = _check(BATCH_ID, batch_id, "batch id")
@@ -309,7 +309,7 @@ class BatchWriter:
         """Append JSON lines to a meta file (kept open until commit)."""
         fh = self._meta_handles.get(rel)
         if fh is None:
-            fh = self._meta_handles[rel] = open(self._meta(rel), "w", encoding="utf-8")
+            fh = self._meta_handles[rel] = open(self._meta(rel), "w", encoding="utf-8")  # noqa: SIM115 - until commit
         for row in rows:
             fh.write(json.dumps(row, ensure_ascii=False, default=str, separators=(",", ":")))
             fh.write("\n")
@@ -352,8 +352,8 @@ class BatchWriter:
             return
         try:
             self._close_all()
-        except BaseException:  # noqa: BLE001 - aborting: the data is dropped anyway
-            pass
+        except BaseException:
+            log.debug("closing an aborted batch failed", exc_info=True)
         shutil.rmtree(self.staging, ignore_errors=True)
         self.closed = True
 
@@ -421,15 +421,15 @@ FINAL_BATCH_STATES = {"success", "active", "failed", "failure", "aborted", "aban
 CRASH_ERROR = {"code": "CONNECTOR-2001-500", "message": "Error occurred at promotion activity."}
 
 
-def _tenants(platform: "Platform", kind: str) -> list["Tenant"]:
+def _tenants(platform: Platform, kind: str) -> list[Tenant]:
     from ..store import Tenant
 
-    rows = platform.store._conn().execute(  # noqa: SLF001 - a cross-tenant read the Store API has no call for
+    rows = platform.store._conn().execute(
         "SELECT DISTINCT org, sandbox FROM resources WHERE kind=?", (kind,)).fetchall()
     return [Tenant(r[0], r[1]) for r in rows]
 
 
-def recover(platform: "Platform") -> dict[str, int]:
+def recover(platform: Platform) -> dict[str, int]:
     """Bring the lake and the state back to a consistent point after a crash (call before serving).
 
     - staging directories are deleted;
@@ -474,14 +474,14 @@ def recover(platform: "Platform") -> dict[str, int]:
 
 
 # -- Catalog batch records ----------------------------------------------------------------------------------------------
-def create_batch_record(platform: "Platform", tenant: "Tenant", batch_id: str, doc: dict[str, Any]) -> dict[str, Any]:
+def create_batch_record(platform: Platform, tenant: Tenant, batch_id: str, doc: dict[str, Any]) -> dict[str, Any]:
     """Create the Catalog batch (kind ``batch``, parent = its dataset) through the Catalog service's helper."""
     from ..services import catalog
 
     return catalog.record_batch(platform, tenant, batch_id, doc)
 
 
-def update_batch_record(platform: "Platform", tenant: "Tenant", batch_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+def update_batch_record(platform: Platform, tenant: Tenant, batch_id: str, changes: dict[str, Any]) -> dict[str, Any]:
     """Merge ``changes`` into a Catalog batch and keep its dataset's ``lastBatchId``/``lastBatchStatus`` current."""
     from ..services import catalog
 

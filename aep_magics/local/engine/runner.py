@@ -39,15 +39,16 @@ import hashlib
 import logging
 import queue
 import threading
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..ids import Ids
-from .datalake import (BatchWriter, DataLake, create_batch_record, update_batch_record)
+from .datalake import BatchWriter, DataLake, create_batch_record, update_batch_record
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..platform import Platform
@@ -78,7 +79,7 @@ class RunClock:
     """``now_ms()`` for one run: the platform clock, or — deterministic — a private clock that starts at ``start_ms``
     and ticks like the platform's (1 s per reading)."""
 
-    def __init__(self, platform: "Platform", start_ms: int):
+    def __init__(self, platform: Platform, start_ms: int):
         self.platform = platform
         self.deterministic = platform.clock.deterministic
         self._now = start_ms
@@ -95,7 +96,7 @@ class RunClock:
         return self._now if self.deterministic else self.platform.clock.peek_ms()
 
 
-def run_ids(platform: "Platform", run_id: str) -> Ids:
+def run_ids(platform: Platform, run_id: str) -> Ids:
     if platform.seed is None:
         return platform.ids
     digest = hashlib.sha256(f"{platform.seed}:{run_id}".encode()).digest()
@@ -103,7 +104,7 @@ def run_ids(platform: "Platform", run_id: str) -> Ids:
 
 
 # -- run documents ---------------------------------------------------------------------------------------------------
-def _run_doc_skeleton(platform: "Platform", tenant: "Tenant", flow: dict[str, Any], run_id: str, now: int,
+def _run_doc_skeleton(platform: Platform, tenant: Tenant, flow: dict[str, Any], run_id: str, now: int,
                       params: dict[str, Any] | None) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "id": run_id,
@@ -127,7 +128,7 @@ def _run_doc_skeleton(platform: "Platform", tenant: "Tenant", flow: dict[str, An
     return doc
 
 
-def create_scheduled_run(platform: "Platform", tenant: "Tenant", flow: dict[str, Any], due_ms: int) -> str:
+def create_scheduled_run(platform: Platform, tenant: Tenant, flow: dict[str, Any], due_ms: int) -> str:
     """Create the run of ``flow`` due at ``due_ms`` (status ``scheduled``); its window ends at the due time."""
     run_id = platform.ids.uuid()
     now = platform.clock.now_ms()
@@ -138,7 +139,7 @@ def create_scheduled_run(platform: "Platform", tenant: "Tenant", flow: dict[str,
     return run_id
 
 
-def _save_run(platform: "Platform", tenant: "Tenant", doc: dict[str, Any], status: str, now: int,
+def _save_run(platform: Platform, tenant: Tenant, doc: dict[str, Any], status: str, now: int,
               ids: Ids | None = None) -> None:
     doc["updatedAt"] = now
     doc["etag"] = (ids or platform.ids).etag()
@@ -146,7 +147,7 @@ def _save_run(platform: "Platform", tenant: "Tenant", doc: dict[str, Any], statu
                            parent=doc.get("flowId"), name=doc.get("name"))
 
 
-def fail_interrupted_run(platform: "Platform", tenant: "Tenant", run_id: str) -> None:
+def fail_interrupted_run(platform: Platform, tenant: Tenant, run_id: str) -> None:
     """A run found ``inProgress`` at startup: the platform stopped under it. Mark it ``failed``."""
     rec = platform.store.get(tenant, "run", run_id)
     if rec is None:
@@ -217,7 +218,6 @@ def build_identity_map(n: int, identities: list[tuple[IdentitySpec, pa.Array]]) 
     if not identities:
         return pa.nulls(n, IDENTITY_MAP)
     valid = [np.asarray(arr.is_valid().to_numpy(zero_copy_only=False), dtype=bool) for _, arr in identities]
-    k = len(identities)
     valid_m = np.stack(valid, axis=1)                       # n x k
     counts = valid_m.sum(axis=1)
     offsets = np.zeros(n + 1, dtype=np.int32)
@@ -444,7 +444,7 @@ def _to_ms(value: Any) -> int | None:
     return v if v > 10_000_000_000 else v * 1000
 
 
-def _window(platform: "Platform", tenant: "Tenant", flow: dict[str, Any], run: dict[str, Any],
+def _window(platform: Platform, tenant: Tenant, flow: dict[str, Any], run: dict[str, Any],
             created_ms: int) -> tuple[int, int, bool]:
     """``(windowStart, windowEnd, incremental)`` in ms. Explicit ad hoc windows do not move the watermark."""
     from .scheduler import Schedule, load_schedule_state
@@ -464,7 +464,7 @@ def _window(platform: "Platform", tenant: "Tenant", flow: dict[str, Any], run: d
     return int(start), max(int(start), end), True
 
 
-def execute_run(platform: "Platform", tenant: "Tenant", run_id: str) -> dict[str, Any] | None:
+def execute_run(platform: Platform, tenant: Tenant, run_id: str) -> dict[str, Any] | None:
     """Execute a ``scheduled`` run to ``success`` or ``failed``; returns the final run document."""
     rec = platform.store.get(tenant, "run", run_id)
     if rec is None:
@@ -480,7 +480,7 @@ def execute_run(platform: "Platform", tenant: "Tenant", run_id: str) -> dict[str
 
 
 class RunExecution:
-    def __init__(self, platform: "Platform", tenant: "Tenant", run: dict[str, Any], created_ms: int,
+    def __init__(self, platform: Platform, tenant: Tenant, run: dict[str, Any], created_ms: int,
                  clock: RunClock, ids: Ids):
         self.platform = platform
         self.tenant = tenant
@@ -521,7 +521,7 @@ class RunExecution:
                 raise RunSetupError(f"The flow {run['flowId']} no longer exists.")
             plan = build_plan(self.platform, self.tenant, flow_rec.doc, run, self.created_ms, self.clock, self.ids)
             return self._execute(plan, started)
-        except Exception as exc:  # noqa: BLE001 - every failure ends the run as failed, with its reason
+        except Exception as exc:
             if not isinstance(exc, RunSetupError):
                 log.exception("run %s failed", run["id"])
             if self.writer is not None:
@@ -543,8 +543,8 @@ class RunExecution:
         if self.batch_id is not None and self.writer is not None:
             try:   # a failure after the directory was published: its data must not stay
                 self.lake.remove_batch(self.tenant, self.run_dataset or "", self.batch_id, keep_meta=True)
-            except Exception:  # noqa: BLE001 - best effort; recovery removes it too
-                pass
+            except Exception:
+                log.warning("could not remove the data of failed batch %s", self.batch_id, exc_info=True)
         with self.platform.store.transaction():
             if self.batch_id is not None and self.platform.store.get(self.tenant, "batch", self.batch_id):
                 update_batch_record(self.platform, self.tenant, self.batch_id, {
@@ -711,7 +711,7 @@ class RunExecution:
         return run
 
 
-def _is_once(flow: dict[str, Any]) -> bool:  # noqa: N802
+def _is_once(flow: dict[str, Any]) -> bool:
     return str((flow.get("scheduleParams") or {}).get("frequency", "once")).lower() == "once"
 
 
@@ -721,7 +721,7 @@ def _code_message(code: str, message: str) -> str:
     return message or "Row validation error"
 
 
-def _advance_watermark(platform: "Platform", tenant: "Tenant", flow_id: str, window_end_ms: int) -> None:
+def _advance_watermark(platform: Platform, tenant: Tenant, flow_id: str, window_end_ms: int) -> None:
     from .scheduler import load_schedule_state, save_schedule_state
 
     state = load_schedule_state(platform, tenant, flow_id) or {"flowId": flow_id}
@@ -731,11 +731,11 @@ def _advance_watermark(platform: "Platform", tenant: "Tenant", flow_id: str, win
 
 
 def _ms_to_dt(ms: int) -> _dt.datetime:
-    return _dt.datetime.fromtimestamp(ms / 1000, tz=_dt.timezone.utc)
+    return _dt.datetime.fromtimestamp(ms / 1000, tz=_dt.UTC)
 
 
 # -- plan resolution (flow → connections → dataset → schema → mapping) --------------------------------------------------
-def build_plan(platform: "Platform", tenant: "Tenant", flow: dict[str, Any], run: dict[str, Any], created_ms: int,
+def build_plan(platform: Platform, tenant: Tenant, flow: dict[str, Any], run: dict[str, Any], created_ms: int,
                clock: RunClock, ids: Ids) -> RunPlan:
     store = platform.store
     src_ids = flow.get("sourceConnectionIds") or []

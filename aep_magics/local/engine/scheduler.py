@@ -71,7 +71,7 @@ class Schedule:
     backfill: bool = True
 
     @classmethod
-    def from_params(cls, params: dict[str, Any] | None) -> "Schedule | None":
+    def from_params(cls, params: dict[str, Any] | None) -> Schedule | None:
         if not params:
             return None
         start = _int(params.get("startTime"))
@@ -130,20 +130,20 @@ class Scheduler:
     """Creates due runs (:meth:`tick`, :meth:`flow_changed`), queues ad hoc ones (:meth:`run_requested`) and executes
     them on one background thread (:meth:`start` / :meth:`stop`, :meth:`wait_idle`)."""
 
-    def __init__(self, platform: "Platform", *, poll_seconds: float = 1.0):
+    def __init__(self, platform: Platform, *, poll_seconds: float = 1.0):
         self.platform = platform
         self.poll_seconds = poll_seconds
         self._lock = threading.RLock()          # schedule state changes (tick / flow_changed)
         self._cv = threading.Condition()        # the run queue
-        self._queue: deque[tuple["Tenant", str]] = deque()
-        self._queued: set[tuple["Tenant", str]] = set()
+        self._queue: deque[tuple[Tenant, str]] = deque()
+        self._queued: set[tuple[Tenant, str]] = set()
         self._busy = False
         self._stopping = False
         self._thread: threading.Thread | None = None
         self.executed = 0
 
     # -- lifecycle ----------------------------------------------------------------------------------------------------
-    def start(self) -> "Scheduler":
+    def start(self) -> Scheduler:
         """Recover from an earlier crash, queue runs left ``scheduled``, catch up on due runs and start the worker."""
         from .datalake import recover
 
@@ -176,7 +176,7 @@ class Scheduler:
         return self._thread is not None and self._thread.is_alive()
 
     # -- hooks called by the services ---------------------------------------------------------------------------------
-    def flow_changed(self, tenant: "Tenant", flow_id: str) -> None:
+    def flow_changed(self, tenant: Tenant, flow_id: str) -> None:
         """A flow was created, patched, enabled, disabled or deleted: bring its schedule state up to date and
         create the runs already due (a ``once`` flow whose start time has passed runs now)."""
         with self._lock:
@@ -188,7 +188,7 @@ class Scheduler:
             self._sync_state(tenant, flow.id, flow.doc)
             self._materialise([(tenant, flow)], self.platform.clock.peek_ms())
 
-    def run_requested(self, tenant: "Tenant", run_id: str) -> None:
+    def run_requested(self, tenant: Tenant, run_id: str) -> None:
         """An ad hoc run was created (status ``scheduled``): queue it."""
         self._enqueue(tenant, run_id)
 
@@ -202,14 +202,14 @@ class Scheduler:
             return self._materialise(flows, self.platform.clock.peek_ms())
 
     # -- schedule state -----------------------------------------------------------------------------------------------
-    def _state(self, tenant: "Tenant", flow_id: str) -> dict[str, Any] | None:
+    def _state(self, tenant: Tenant, flow_id: str) -> dict[str, Any] | None:
         rec = self.platform.store.get(tenant, STATE_KIND, flow_id)
         return rec.doc if rec else None
 
-    def _save_state(self, tenant: "Tenant", flow_id: str, doc: dict[str, Any]) -> None:
+    def _save_state(self, tenant: Tenant, flow_id: str, doc: dict[str, Any]) -> None:
         save_schedule_state(self.platform, tenant, flow_id, doc)
 
-    def _sync_state(self, tenant: "Tenant", flow_id: str, flow: dict[str, Any]) -> dict[str, Any] | None:
+    def _sync_state(self, tenant: Tenant, flow_id: str, flow: dict[str, Any]) -> dict[str, Any] | None:
         schedule = Schedule.from_params(flow.get("scheduleParams"))
         enabled = str(flow.get("state", "enabled")).lower() == "enabled"
         state = self._state(tenant, flow_id)
@@ -248,7 +248,7 @@ class Scheduler:
     def _materialise(self, flows: list, now_ms: int) -> list[str]:
         from .runner import create_scheduled_run
 
-        due: list[tuple[int, int, "Tenant", Any, Schedule]] = []
+        due: list[tuple[int, int, Tenant, Any, Schedule]] = []
         for tenant, rec in flows:
             schedule = Schedule.from_params(rec.doc.get("scheduleParams"))
             if schedule is None:
@@ -286,7 +286,7 @@ class Scheduler:
             self._enqueue(tenant, run_id)
 
     # -- the worker ---------------------------------------------------------------------------------------------------
-    def _enqueue(self, tenant: "Tenant", run_id: str) -> None:
+    def _enqueue(self, tenant: Tenant, run_id: str) -> None:
         with self._cv:
             key = (tenant, run_id)
             if key in self._queued:
@@ -327,7 +327,7 @@ class Scheduler:
                     self._cv.notify_all()
 
 
-def attach(platform: "Platform") -> Scheduler:
+def attach(platform: Platform) -> Scheduler:
     """Install and start the scheduler of ``platform`` (called by :func:`aep_magics.local.start`)."""
     scheduler = Scheduler(platform)
     platform.scheduler = scheduler
@@ -335,7 +335,7 @@ def attach(platform: "Platform") -> Scheduler:
     return scheduler
 
 
-def save_schedule_state(platform: "Platform", tenant: "Tenant", flow_id: str, doc: dict[str, Any]) -> None:
+def save_schedule_state(platform: Platform, tenant: Tenant, flow_id: str, doc: dict[str, Any]) -> None:
     store = platform.store
     now = platform.clock.peek_ms()
     with store.transaction():
@@ -345,12 +345,12 @@ def save_schedule_state(platform: "Platform", tenant: "Tenant", flow_id: str, do
             store.replace(tenant, STATE_KIND, flow_id, doc, updated=now, parent=flow_id)
 
 
-def load_schedule_state(platform: "Platform", tenant: "Tenant", flow_id: str) -> dict[str, Any] | None:
+def load_schedule_state(platform: Platform, tenant: Tenant, flow_id: str) -> dict[str, Any] | None:
     rec = platform.store.get(tenant, STATE_KIND, flow_id)
     return rec.doc if rec else None
 
 
-def _tenants(platform: "Platform", kind: str) -> list["Tenant"]:
+def _tenants(platform: Platform, kind: str) -> list[Tenant]:
     from .datalake import _tenants as tenants
 
     return sorted(tenants(platform, kind))

@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
@@ -60,7 +60,7 @@ def cast_column(arr: pa.Array, target: pa.DataType) -> pa.Array:
 
 
 # -- schema -------------------------------------------------------------------------------------------------------------
-def resolve_dataset_schema(platform: "Platform", tenant: "Tenant", schema_id: str) -> dict[str, Any]:
+def resolve_dataset_schema(platform: Platform, tenant: Tenant, schema_id: str) -> dict[str, Any]:
     """The dataset's schema in AEP full form (``xed-full``): tenant schemas from the Schema Registry's store,
     standard ones from the vendored library."""
     from .. import xdm
@@ -202,13 +202,13 @@ def coerce_array(arr: pa.Array, xdm_type: str, fmt: str | None) -> tuple[pa.Arra
     return arr, None
 
 
-def load_target_schema(platform: "Platform", tenant: "Tenant", schema_id: str, destinations: list[str]) -> TargetSchema:
+def load_target_schema(platform: Platform, tenant: Tenant, schema_id: str, destinations: list[str]) -> TargetSchema:
     return TargetSchema(resolve_dataset_schema(platform, tenant, schema_id), destinations)
 
 
 # -- mapping --------------------------------------------------------------------------------------------------------------
-def load_mapper(platform: "Platform", tenant: "Tenant", mapping_ref: dict[str, Any] | None, source_columns: list[str],
-                wanted: list[str], clock: Any, ids: "Ids"):
+def load_mapper(platform: Platform, tenant: Tenant, mapping_ref: dict[str, Any] | None, source_columns: list[str],
+                wanted: list[str], clock: Any, ids: Ids):
     """``(mapper, source columns it reads, identity specs, destination paths)`` for the flow's Mapping
     transformation (the mapping set version the flow names). Without a Mapping transformation the selected
     source columns are copied to same-named destinations."""

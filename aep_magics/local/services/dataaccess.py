@@ -19,8 +19,15 @@ import re
 from typing import Any
 
 from .. import errors
-from ..engine.datalake import (BATCH_ID, DATASET_ID, FILE_ID, DataLake, LakePathError, _batch_dataset,
-                               flatten_table)
+from ..engine.datalake import (
+    BATCH_ID,
+    DATASET_ID,
+    FILE_ID,
+    DataLake,
+    LakePathError,
+    _batch_dataset,
+    flatten_table,
+)
 from .base import Call, Reply, Route, Service
 
 BASE = "/data/foundation/export"
@@ -100,7 +107,7 @@ class DataAccessService(Service):
 
     def batch_failed(self, call: Call) -> Reply:
         batch_id = call.params["batch_id"]
-        doc, dataset_id = self._batch(call, batch_id)
+        _doc, dataset_id = self._batch(call, batch_id)
         path = call.arg("path")
         if path:
             return self._meta_file(call, dataset_id, batch_id, path if "/" in path else f"row_errors/{path}")
