@@ -34,11 +34,25 @@ def scrub(text: str) -> str:
     return text
 
 
+MAX_MESSAGE = 2000  # characters: a 5 MB value quoted back must not make a 5 MB line
+_LONG_WORD = re.compile(r"\S{160,}")
+
+
+def shorten(text: str, limit: int = MAX_MESSAGE) -> str:
+    """``text`` cut to about ``limit`` characters: overlong words are elided in the middle first."""
+    if len(text) <= limit:
+        return text
+    text = _LONG_WORD.sub(lambda m: f"{m.group(0)[:60]}…[{len(m.group(0)):,} characters]…{m.group(0)[-20:]}", text)
+    if len(text) > limit:
+        text = f"{text[: limit * 2 // 3]} … {text[-(limit // 3):]}"
+    return text
+
+
 class AEPKitError(Exception):
     """Base of every error the kit raises on purpose."""
 
     def __init__(self, message: str = ""):
-        super().__init__(scrub(" ".join(str(message).split())))
+        super().__init__(shorten(scrub(" ".join(str(message).split()))))
 
     def _render_traceback_(self) -> list[str]:
         """IPython shows this one line instead of a traceback; the cell still gets an error output."""
@@ -116,7 +130,8 @@ class AEPError(AEPKitError):
         fields = _fields(parsed) if parsed is not None else {}
         if not fields.get("detail") and not fields.get("title"):
             text = _text(body)
-            fields["detail"] = _first_line(text) if text and parsed is None else (_REASONS.get(status) or reason)
+            line = _first_line(text) if text and parsed is None else ""
+            fields["detail"] = line or _REASONS.get(status) or reason
         request_id = request_id or fields.pop("request_id", None)
         fields.pop("request_id", None)
         klass = cls if cls is not AEPError else error_class(status)
@@ -180,6 +195,8 @@ _REASONS = {
     404: "Not Found",
     409: "Conflict",
     412: "Precondition Failed",
+    413: "Payload Too Large",
+    414: "URI Too Long",
     422: "Unprocessable Entity",
     429: "Too Many Requests",
     500: "Internal Server Error",
@@ -215,9 +232,13 @@ def _parse(body: Any) -> Any:
 
 
 def _first_line(text: str, limit: int = 200) -> str:
-    line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
-    line = re.sub(r"<[^>]+>", " ", line).strip()  # an HTML error page: keep its words
+    text = re.sub(r"(?is)<head\b.*?</head>", " ", text)  # an HTML error page: its title is no message
+    words = (re.sub(r"<[^>]+>", " ", ln).strip() for ln in text.splitlines())  # keep the words, not the tags
+    line = next((w for w in words if w and not _GENERIC_LINE.match(w)), "")
     return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+_GENERIC_LINE = re.compile(r"(?i)^(?:error(?: response)?|error code:? *\d+)\.?$")  # say nothing the status does not
 
 
 def _fields(body: Any) -> dict[str, Any]:

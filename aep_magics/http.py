@@ -93,7 +93,7 @@ class PreparedCall:
     url: str
     path: str
     headers: Mapping[str, str]  # every header except Authorization
-    json: Any = None
+    json: Any = field(default=None, repr=False)  # may hold source credentials (accessToken...): not in the repr
     data: bytes | str | None = field(default=None, repr=False)
 
     _PLACEHOLDERS: ClassVar[dict[str, str]] = {
@@ -203,6 +203,12 @@ class AEPSession:
         """Build the call (no network, no token)."""
         if json is not None and data is not None:
             raise InputError("give either json= or data=, not both")
+        if json is not None:  # refused here, not later as a transport failure ("cannot reach …")
+            try:
+                jsonlib.dumps(json, allow_nan=False)
+            except (TypeError, ValueError) as exc:
+                why = f"{exc} (NaN or Infinity): use a number or null" if "float" in str(exc) else str(exc)
+                raise InputError(f"the request body cannot be sent as JSON: {why}") from None
         method = method.upper()
         path = self._path(path)
         prepared = requests.PreparedRequest()

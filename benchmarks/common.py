@@ -238,11 +238,12 @@ def dev_headers(token: str, sandbox: str = "prod") -> dict[str, str]:
             "x-sandbox-name": sandbox}
 
 
-def raw_session(base_url: str, sandbox: str = "prod") -> Any:
-    """A bare ``requests.Session`` carrying the dev headers (the baseline client)."""
+def raw_session(base_url: str, sandbox: str = "prod", name: str = "bare") -> Any:
+    """A bare ``requests.Session`` carrying the dev headers (the baseline client), tagged ``x-bench-client: name``."""
     import requests
 
     s = requests.Session()
+    s.headers["x-bench-client"] = name
     s.headers.update(dev_headers(dev_token(s, base_url), sandbox))
     return s
 
@@ -255,20 +256,29 @@ def dev_tenant(sandbox: str = "prod") -> Any:
 
 
 class PortCounter:
-    """WSGI middleware: the distinct client ports (``REMOTE_PORT``) -- one per TCP connection -- seen by the server."""
+    """WSGI middleware: the distinct client ports (``REMOTE_PORT``) -- one per TCP connection -- seen by the server,
+    per client: requests carrying ``x-bench-client: NAME`` count under NAME, the others under ``"client"``."""
 
     def __init__(self, app: Any):
         self.app = app
-        self.ports: set[str] = set()
+        self.by_client: dict[str, set[str]] = {}
+        self.calls: dict[str, int] = {}
         self.requests = 0
 
+    @property
+    def ports(self) -> set[str]:
+        return set().union(*self.by_client.values()) if self.by_client else set()
+
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
-        self.ports.add(str(environ.get("REMOTE_PORT")))
+        who = environ.get("HTTP_X_BENCH_CLIENT", "client")
+        self.by_client.setdefault(who, set()).add(str(environ.get("REMOTE_PORT")))
+        self.calls[who] = self.calls.get(who, 0) + 1
         self.requests += 1
         return self.app(environ, start_response)
 
     def reset(self) -> None:
-        self.ports.clear()
+        self.by_client.clear()
+        self.calls.clear()
         self.requests = 0
 
 

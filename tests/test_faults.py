@@ -263,14 +263,11 @@ class Resender:
         return fn(*args, **kwargs)
 
 
-def _bodies(i: int) -> dict[str, Any]:
-    return {
-        "schema": {"type": "object", "title": f"Shopify profile {i}", "description": "",
-                   "allOf": [{"$ref": "https://ns.adobe.com/xdm/context/profile"},
-                             *({"$ref": g} for g in PROFILE_GROUPS)],
-                   "meta:containerId": "tenant", "meta:resourceType": "schemas", "meta:xdmType": "object",
-                   "meta:class": "https://ns.adobe.com/xdm/context/profile"},
-    }
+def _schema_body(title: str) -> dict[str, Any]:
+    return {"type": "object", "title": title, "description": "",
+            "allOf": [{"$ref": "https://ns.adobe.com/xdm/context/profile"}, *({"$ref": g} for g in PROFILE_GROUPS)],
+            "meta:containerId": "tenant", "meta:resourceType": "schemas", "meta:xdmType": "object",
+            "meta:class": "https://ns.adobe.com/xdm/context/profile"}
 
 
 def tutorial(client: AEPClient, resend: Resender, tag: str) -> dict[str, Any]:
@@ -282,8 +279,7 @@ def tutorial(client: AEPClient, resend: Resender, tag: str) -> dict[str, Any]:
         "params": {"tableName": "Shopify.Orders", "columns": [{"name": n, "type": "string"}
                                                                for n in ("Email", "Phone", "Shipping_Address_Phone")]},
         "connectionSpec": {"id": SHOPIFY, "version": "1.0"}}, if_exists="reuse").id
-    schema = r(ops.create_schema, client, _bodies(0)["schema"] | {"title": f"Shopify profile {tag}"},
-               if_exists="reuse").id
+    schema = r(ops.create_schema, client, _schema_body(f"Shopify profile {tag}"), if_exists="reuse").id
     dataset = r(ops.create_dataset, client, {"name": f"Shopify dataset {tag}", "schemaRef": {
         "id": schema, "contentType": "application/vnd.adobe.xed-full-notext+json; version=1"}}, if_exists="reuse").id
     target = r(ops.create_target, client, {
@@ -488,3 +484,29 @@ def test_socket_level_drop_is_not_a_server_error(aep, faults):
                    f"x-api-key: aep-local-dev\r\nx-gw-ims-org-id: {DEV_ORG_ID}\r\nx-sandbox-name: prod\r\n\r\n")
         sock.sendall(request.encode())
         assert sock.recv(100) == b""
+
+
+def test_reuse_resends_a_create_whose_answer_was_lost_and_never_duplicates():
+    """Creates whose connection drops after the platform processed them (or that get a 5xx/429) are found by name
+    under ``--if-exists reuse`` instead of being sent again blindly; each name ends up existing exactly once."""
+    from aep_magics.api import AEPClient
+    from aep_magics.http import AEPSession
+    from aep_magics.local import start
+    from aep_magics.magics import ops
+
+    spec = "seed=3,drop_after=0.35,503=0.1,429=0.1,retry_after=0"
+    with start(seed=5, faults=spec, scheduler=False) as server:
+        client = AEPClient(AEPSession(server.profile(), retries=8, backoff=0.01))
+        names = [f"conn-{i}" for i in range(12)]
+        for name in names:
+            body = {"name": name, "auth": {"specName": "Basic Authentication",
+                                           "params": {"host": "https://x.myshopify.com", "accessToken": "t"}},
+                    "connectionSpec": {"id": "4f63aa36-bd48-4e33-bb83-49fbcd11c708", "version": "1.0"}}
+            result = ops.create_connection(client, body, if_exists="reuse")
+            assert result.name == name
+        injected = dict(server.faults.injected)
+        server.faults.configure(None)
+        clean = AEPClient(AEPSession(server.profile()))
+        listed = [c["name"] for c in clean.flow.list_connections()]
+    assert sorted(listed) == sorted(names), listed
+    assert injected["drop_after"] > 0, injected

@@ -658,7 +658,8 @@ def test_read_dataset_through_the_data_access_api(monkeypatch):
     assert "dataSet=5fa9c083de62e418dd170b42" in sent[0]
     nested = ops.read_dataset(client, "5fa9c083de62e418dd170b42", nested=True, limit=2)
     assert len(nested) == 2 and nested["personalEmail"][0]["address"] == "a@x"
-    empty_answers = {"/data/foundation/catalog/batches": {}}
+    empty_answers = {"/data/foundation/catalog/batches": {},  # no batches: the dataset is checked to exist
+                     "/data/foundation/catalog/dataSets/5fa9c083de62e418dd170b42": {"5fa9c083de62e418dd170b42": {}}}
     answers.update(empty_answers)
     assert ops.read_dataset(client, "5fa9c083de62e418dd170b42").empty
 

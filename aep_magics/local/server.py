@@ -272,6 +272,9 @@ class _QuietHandler(WSGIRequestHandler):
 
     #: Seconds a kept-alive connection may sit idle (socket timeout); the client then reconnects transparently.
     timeout = KEEP_ALIVE_IDLE_S
+    #: TCP_NODELAY: headers and body are two writes; on a kept-alive connection Nagle would hold the body back
+    #: until the client's delayed ACK (~40 ms).
+    disable_nagle_algorithm = True
     _keep_alive = False
 
     def setup(self) -> None:

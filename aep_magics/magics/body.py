@@ -28,6 +28,8 @@ from ..errors import InputError
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 _STEP = r"""(?:\s*\.\s*[A-Za-z_][A-Za-z0-9_]*|\s*\[\s*(?:"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'|-?\d+)\s*\])"""
 PLACEHOLDER = re.compile(r"\{\{\s*(" + _NAME + _STEP + r"*)\s*\}\}")
+#: ``{{ref`` not closed by ``}}``: the reference is followed by one ``}``, a quote or the end of the line.
+UNCLOSED = re.compile(r"\{\{\s*(" + _NAME + _STEP + r"*)\s*(?:\}(?!\})|(?=[\"'\n]|$))")
 _STEP_RE = re.compile(
     r"""\s*(?:\.\s*(?P<attr>[A-Za-z_][A-Za-z0-9_]*)|\[\s*(?:(?P<dq>"(?:[^"\\\n]|\\.)*")|(?P<sq>'(?:[^'\\\n]|\\.)*')"""
     r"""|(?P<index>-?\d+))\s*\])"""
@@ -128,7 +130,18 @@ def interpolate_text(
         value = as_text(resolve(match.group(1), namespace), match.group(1))
         return quote(value) if quote else value
 
+    unclosed = _unclosed(text, list(PLACEHOLDER.finditer(text)))
+    if unclosed is not None:
+        raise InputError(f"unclosed reference {{{{{unclosed.group(1)} in {text!r}: close it as {{{{{unclosed.group(1)}}}}}")
     return PLACEHOLDER.sub(sub, text)
+
+
+def _unclosed(text: str, matches: list[re.Match[str]]) -> re.Match[str] | None:
+    """The first ``{{ref`` that lacks its ``}}`` (outside every complete reference), or None."""
+    for found in UNCLOSED.finditer(text):
+        if not any(m.start() <= found.start() < m.end() for m in matches):
+            return found
+    return None
 
 
 # -- bodies ---------------------------------------------------------------------------------------------------
@@ -146,12 +159,19 @@ class _Slot:
 
 def parse_body(text: str, namespace: Mapping[str, Any] | None = None) -> Any:
     """Parse a cell body (JSON or YAML) and fill in its ``{{references}}``; None for an empty body."""
+    if text.lstrip().startswith("\ufeff"):  # a byte-order mark pasted with the body: not part of it
+        text = text.replace("\ufeff", "", 1)
     if not text.strip():
         return None
     namespace = namespace if namespace is not None else {}
     is_json = text.lstrip()[:1] in ("{", "[")
     nonce = secrets.token_hex(4)
     matches = list(PLACEHOLDER.finditer(text))
+    unclosed = _unclosed(text, matches)
+    if unclosed is not None:
+        line, col = _where(text, unclosed.start())
+        raise InputError(f"unclosed reference {{{{{unclosed.group(1)} at line {line}, column {col} of the cell body: "
+                         f"close it as {{{{{unclosed.group(1)}}}}}")
     values = {m.group(1): None for m in matches}
     for expr in values:  # resolve first: an unknown name is reported before any syntax problem further down
         values[expr] = resolve(expr, namespace)
@@ -187,6 +207,12 @@ def parse_body(text: str, namespace: Mapping[str, Any] | None = None) -> Any:
         line, col = _where(text, _old_offset(mark.index, slots.values()))
         raise InputError(f"Malformed YAML in the cell body at line {line}, column {col}: {problem}"
                          f"{_hint(text, line, col, problem)}") from None
+    except RecursionError:
+        raise InputError("the cell body nests [ and { thousands deep, more than can be read: flatten it") from None
+    except ValueError as exc:  # past the JSON/YAML syntax: e.g. an integer of more than 4300 digits
+        if "digits" in str(exc):
+            raise InputError("a number in the cell body has more than 4300 digits: write it as a string in quotes") from None
+        raise InputError(f"the cell body cannot be read: {exc}") from None
     if not slots:
         return data
     pattern = re.compile(f"__aep{nonce}_\\d+__")
@@ -229,14 +255,20 @@ def _json_string_flags(text: str, matches: list[re.Match[str]]) -> list[bool]:
     return flags
 
 
+_QUOTE_OR_ESCAPE = re.compile(r'["\\]')
+
+
 def _scan(text: str, start: int, end: int, inside: bool) -> bool:
     i = start
     while i < end:
-        ch = text[i]
-        if inside and ch == "\\":
+        found = _QUOTE_OR_ESCAPE.search(text, i, end)  # jump to the next quote or backslash (5 MB bodies too)
+        if found is None:
+            break
+        i = found.start()
+        if inside and text[i] == "\\":
             i += 2
             continue
-        if ch == '"':
+        if text[i] == '"':
             inside = not inside
         i += 1
     return inside
@@ -288,12 +320,19 @@ def _hint(text: str, line: int, col: int, message: str) -> str:
     before = "\n".join(lines[: line - 1] + [lines[line - 1][: col - 1] if 0 < line <= len(lines) else ""]).rstrip()
     if before.endswith(",") and ("Expecting" in message or "expected" in message):
         hint += "; a trailing comma before a closing bracket is not allowed in JSON"
+    elif "control character" in message and 0 < line <= len(lines) and col > len(lines[line - 1]):
+        hint += "; a string is not closed before the end of the line"
+    elif "Expecting" in message and not "\n".join(lines[line:] + [lines[line - 1][col - 1:] if 0 < line <= len(lines) else ""]).strip():
+        hint += "; the body ends before every { and [ is closed"
     return hint
 
 
 # -- YAML -----------------------------------------------------------------------------------------------------
 
 _LOADER: Any = None
+_C_LOADER: Any = None
+#: Bodies longer than this are parsed with libyaml when PyYAML has it: its pure-Python scanner needs seconds per MB.
+FAST_YAML_CHARS = 1 << 20
 
 
 def _yaml_error() -> type[Exception]:
@@ -304,12 +343,15 @@ def _yaml_error() -> type[Exception]:
 
 def _load_yaml(text: str) -> Any:
     """YAML with only ``true``/``false`` as booleans and no implicit dates (JSON-compatible data)."""
-    global _LOADER
+    global _LOADER, _C_LOADER
     import yaml
 
     if _LOADER is None:
 
         class Loader(yaml.SafeLoader):
+            pass
+
+        class CLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
             pass
 
         resolvers: dict[str, list[Any]] = {}
@@ -320,6 +362,6 @@ def _load_yaml(text: str) -> Any:
                 for tag, regexp in kept
             ]
             resolvers[first] = kept
-        Loader.yaml_implicit_resolvers = resolvers
-        _LOADER = Loader
-    return yaml.load(text, Loader=_LOADER)
+        Loader.yaml_implicit_resolvers = CLoader.yaml_implicit_resolvers = resolvers
+        _LOADER, _C_LOADER = Loader, CLoader
+    return yaml.load(text, Loader=_C_LOADER if len(text) > FAST_YAML_CHARS else _LOADER)

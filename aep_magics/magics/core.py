@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import getpass
+import keyword
 import shlex
 from collections.abc import Callable
 from typing import Any
@@ -74,6 +75,8 @@ def _hint(error: AEPError) -> str | None:
             return f"these credentials may not reach this org or sandbox ({sandbox}): check the product profile"
         return None if "%aep_auth" in str(error) else "sign in again with %aep_auth"
     if name == "NotFoundError":
+        if error.path and not error.path.startswith(("/data/", "/aep-local/", "/ims/")):
+            return "platform API paths start with /data/ (e.g. /data/foundation/flowservice/flows)"
         return f"check the id, and that it lives in sandbox {sandbox} (%aep_sandbox lists them)"
     if name == "ConflictError":
         return "it exists already: --if-exists reuse uses it"
@@ -171,7 +174,7 @@ class AEPMagics(Magics, Configurable):
         except UsageError as exc:
             raise InputError(f"{label}: {exc}; usage: {usage}") from None
         output = getattr(args, "output", None)
-        if output is not None and not output.isidentifier():
+        if output is not None and (not output.isidentifier() or keyword.iskeyword(output)):
             raise InputError(f"{label}: -o takes a variable name, not {output!r}; usage: {usage}")
         return args
 
@@ -241,6 +244,8 @@ class AEPMagics(Magics, Configurable):
         Example: ``%aep_auth --local --seed 42``
         """
         args = self._args(self.aep_auth, line)
+        if args.token and args.local:  # refused before the prompt, not after it
+            raise InputError("--token and --local do not combine: AEP Local issues its own tokens")
         token = getpass.getpass("AEP access token: ") if args.token else None
         card, note = state.current.authenticate(
             config=args.config, sandbox=args.sandbox, local=args.local, seed=args.seed, data_dir=args.data_dir,
@@ -399,6 +404,8 @@ class AEPMagics(Magics, Configurable):
         from . import ops
 
         args = self._args(self.aep_mapping, line)
+        if args.no_create and not (args.validate or args.preview):
+            raise InputError("--no-create only checks: give --validate and/or --preview with it")
         body = self._body(cell, "mapping set")
         rows = source_id = None
         if args.preview:

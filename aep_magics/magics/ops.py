@@ -23,6 +23,11 @@ mapping set        Data Prep ``GET /mappingSets?name=…``: mapping sets carry a
 =================  ==============================================================================
 
 Names are compared exactly on the client as well, so a server that ignores a filter cannot cause a wrong reuse.
+
+Lost answers: when a create call fails in a way that leaves its outcome unknown (the connection dropped, a 5xx, a
+429), ``reuse`` looks the name up again and returns what it finds, and only re-sends the create when nothing of that
+name exists (at most ``RESEND_ATTEMPTS`` times). ``fail`` never re-sends: its error says the call may have been
+applied and how to make the cell safe to run again.
 """
 
 from __future__ import annotations
@@ -49,7 +54,8 @@ from ..display import (
     mask_secrets,
 )
 from ..display.tables import run_finished
-from ..errors import AEPKitError, BadRequestError, InputError, NotFoundError
+from ..errors import (AEPKitError, BadRequestError, InputError, NotFoundError, RateLimitedError, ServerError,
+                      TransportError)
 from ..http import AEPSession, PreparedCall, Response
 
 IF_EXISTS = ("fail", "reuse")
@@ -249,7 +255,13 @@ def _create(
                               calls=recorder.requests(), reused=True, note=note, sections=sections)
         if before is not None and not dry_run:
             before(api)
-        returned = kind.create(api, body)
+        returned = _create_once(api, kind, body, name, if_exists)
+        if isinstance(returned, _Found):
+            item = returned.item
+            return Result(kind.label, id=item.get("id") or item.get("$id"), name=name, body=item,
+                          status=recorder.last[1].status if recorder.last[1] else None,
+                          calls=recorder.requests(), reused=True, sections=sections,
+                          note="the create call's answer was lost; found it by name")
     except _DryRunStop:
         return _dry(recorder)
     response = recorder.last[1]
@@ -257,6 +269,37 @@ def _create(
     return Result(kind.label, id=kind.id_of(answer, returned), name=name, body=answer,
                   status=response.status if response else None, calls=recorder.requests(),
                   headers=dict(response.headers) if response else None, sections=sections)
+
+
+#: How often ``reuse`` re-sends a create whose answer was lost (after finding nothing by name).
+RESEND_ATTEMPTS = 3
+_UNKNOWN_OUTCOME = (TransportError, ServerError, RateLimitedError)
+
+
+@dataclasses.dataclass
+class _Found:
+    item: dict[str, Any]
+
+
+def _create_once(api: AEPClient, kind: Any, body: dict[str, Any], name: Any, if_exists: str) -> Any:
+    """Send a create; when its outcome is unknown, make sure the resource exists exactly once (see module doc)."""
+    for attempt in range(RESEND_ATTEMPTS + 1):
+        try:
+            return kind.create(api, body)
+        except _UNKNOWN_OUTCOME as exc:
+            if if_exists != "reuse" or not isinstance(name, str) or not name or attempt == RESEND_ATTEMPTS:
+                if if_exists != "reuse" and isinstance(exc, TransportError):
+                    raise TransportError(method=exc.method, path=exc.path,
+                                         message=f"{exc}; the {kind.label} may have been created: run the cell "
+                                         "again with --if-exists reuse to find it instead of creating another") from None
+                raise
+            retry_after = getattr(exc, "retry_after", None)
+            if isinstance(exc, RateLimitedError):
+                time.sleep(min(float(retry_after or 0.5), 5.0))
+            found = kind.find(api, name)
+            if found:
+                return _Found(found[0])
+    raise AssertionError("unreachable")
 
 
 def create_connection(client: AEPClient, body: Any, *, if_exists: str = "fail", dry_run: bool = False) -> Result:
@@ -322,13 +365,21 @@ def validate_schedule(client: AEPClient, body: dict[str, Any]) -> None:
     validator_class = jsonschema.validators.validator_for(schema)
     errors = sorted(validator_class(schema).iter_errors(document), key=lambda e: (len(e.path), e.message))
     if errors:
-        error = jsonschema.exceptions.best_match(errors) or errors[0]
+        # a wrong value (a bad frequency) explains more than what it makes the document miss (its interval)
+        deep = [e for e in errors if e.path]
+        error = jsonschema.exceptions.best_match(deep or errors) or errors[0]
         where = ".".join(str(p) for p in error.path)
         at = f" (at scheduleParams.{where})" if where else ""
+        message = error.message
+        banned = error.validator_value.get("required") if error.validator == "not" and isinstance(
+            error.validator_value, dict) else None
+        if banned:  # {"not": {"required": [...]}}: jsonschema would print the whole document
+            given = f" with frequency {schedule['frequency']!r}" if "frequency" in schedule else ""
+            message = f"{', '.join(repr(k) for k in banned)} must be left out{given}"
         spec_name = spec.get("name") or spec_id
         raise InputError(
             f"scheduleParams do not fit flow spec {spec_name}'s {(spec.get('scheduleSpec') or {}).get('name', 'schedule')}: "
-            f"{error.message}{at}; nothing was created"
+            f"{message}{at}; nothing was created"
         )
 
 
@@ -559,6 +610,8 @@ def list_runs(client: AEPClient, flow_id: str, *, dry_run: bool = False) -> Runs
         runs = api.flow.list_runs(flow_id)
     except _DryRunStop:
         return _dry(recorder)
+    if not runs:  # an unknown flow has no runs either: its 404 says so (a check, not recorded among the calls)
+        client.flow.get_flow(flow_id)
     return RunsResult(flow_id, runs, calls=recorder.requests(), status=_status(recorder))
 
 
@@ -616,6 +669,8 @@ def read_dataset(
     count = 0
     try:
         batches = api.catalog.list_batches(dataset_id)
+        if not batches:  # an unknown dataset has no batches either: its 404 says so (a check, not recorded)
+            client.catalog.get_dataset(dataset_id)
         done = sorted(
             ((bid, b) for bid, b in batches.items() if str(b.get("status", "")).lower() in ("success", "active")),
             key=lambda pair: (pair[1].get("created") or 0, pair[0]),
@@ -835,6 +890,9 @@ def default_accept(method: str, path: str) -> str | None:
     return "application/vnd.adobe.xed+json; version=1"
 
 
+HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+
+
 def call(
     client: AEPClient,
     method: str,
@@ -849,6 +907,9 @@ def call(
     A query string in ``path`` is sent as parameters; Schema Registry GETs get a default ``Accept``.
     """
     method = method.upper()
+    if method not in HTTP_METHODS:
+        raise InputError(f"{method!r} is not an HTTP method the platform takes: use {', '.join(HTTP_METHODS[:-1])} "
+                         f"or {HTTP_METHODS[-1]}")
     bare, params = split_path(path)
     headers = dict(headers or {})
     accept = None if any(k.lower() == "accept" for k in headers) else default_accept(method, bare)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import re
+import sys
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlparse
@@ -45,8 +46,26 @@ def _provider_error(message: str, request_id: str = "") -> ServiceError:
                        request_id=request_id)
 
 
+def _import_jsonschema() -> None:
+    """Import jsonschema without the optional ``rfc3987_syntax`` (only its ``iri`` format checks use it).
+
+    jsonschema imports every format library it finds at import time, and ``rfc3987_syntax`` (which Jupyter's
+    ``jsonschema[format-nongpl]`` pulls in) builds an Earley parser then: 2-5 s on the first connection a kernel
+    creates. Nothing here asserts the ``iri`` formats; the block lasts for this one import only.
+    """
+    if "jsonschema" in sys.modules or "rfc3987_syntax" in sys.modules:
+        return
+    sys.modules["rfc3987_syntax"] = None  # type: ignore[assignment] - makes its import raise ImportError
+    try:
+        import jsonschema  # noqa: F401
+    finally:
+        if "rfc3987_syntax" in sys.modules and sys.modules["rfc3987_syntax"] is None:
+            del sys.modules["rfc3987_syntax"]
+
+
 def _schema_errors(schema: dict[str, Any], instance: Any) -> str | None:
     """The most relevant JSON Schema violation as one sentence, or None when valid."""
+    _import_jsonschema()
     from jsonschema import Draft7Validator
     from jsonschema.exceptions import best_match
 
