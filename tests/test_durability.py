@@ -31,7 +31,6 @@ import random
 import signal
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
 from datetime import datetime, timezone
@@ -40,13 +39,13 @@ from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
+from helpers.serve import serve
 import requests
 
 from aep_magics.api import AEPClient
-from aep_magics.auth import Secret
-from aep_magics.config import Profile
 from aep_magics.http import AEPSession
 from aep_magics.local.ids import DETERMINISTIC_EPOCH_MS
+from aep_magics.local import dev_profile
 from aep_magics.local.platform import DEV_CLIENT_ID, DEV_CLIENT_SECRET, DEV_ORG_ID
 from aep_magics.local.shopify import ShopStore
 
@@ -65,35 +64,8 @@ PROFILE_GROUPS = ["https://ns.adobe.com/xdm/context/profile-person-details",
 FINAL = {"success", "failed", "cancelled"}
 
 
-def dev_profile(url: str) -> Profile:
-    return Profile(name="durability", base_url=url, ims_url=url, org_id=DEV_ORG_ID, sandbox="prod",
-                   client_id=DEV_CLIENT_ID, client_secret=Secret(DEV_CLIENT_SECRET))
-
-
 def _serve(data_dir: Path) -> tuple[subprocess.Popen, str]:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    env.pop("AEP_LOCAL_FAULTS", None)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "aep_magics.local.cli", "serve", "--data-dir", str(data_dir), "--seed", str(SEED),
-         "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-        cwd=str(Path(__file__).resolve().parents[1]))
-    deadline = time.monotonic() + 60
-    assert proc.stdout is not None
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if "is serving" in line:
-            url = line.split("is serving", 1)[1].split()[0]
-            threading.Thread(target=_drain, args=(proc,), daemon=True).start()
-            return proc, url
-        if not line and proc.poll() is not None:
-            break
-    proc.kill()
-    raise AssertionError(f"aep-local serve did not start: {proc.stdout.read() if proc.stdout else ''}")
-
-
-def _drain(proc: subprocess.Popen) -> None:
-    for _ in proc.stdout or ():
-        pass
+    return serve(data_dir, SEED)
 
 
 def _kill9(proc: subprocess.Popen) -> None:

@@ -14,7 +14,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +21,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from helpers.serve import serve
 import requests
 from test_engine_e2e import EMAIL, ORDERS, SHOPIFY, TUTORIAL_MAPPINGS, Kit
 
@@ -72,22 +72,7 @@ class RemoteKit(Kit):
 
 
 def _serve(data_dir: Path) -> tuple[subprocess.Popen, str]:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "aep_magics.local.cli", "serve", "--data-dir", str(data_dir), "--seed", str(SEED),
-         "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-        cwd=str(Path(__file__).resolve().parents[1]))
-    deadline = time.monotonic() + 60
-    assert proc.stdout is not None
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if "is serving" in line:
-            url = line.split("is serving", 1)[1].split()[0]
-            return proc, url
-        if not line and proc.poll() is not None:
-            break
-    proc.kill()
-    raise AssertionError(f"aep-local serve did not start: {proc.stdout.read() if proc.stdout else ''}")
+    return serve(data_dir, SEED)
 
 
 def _stop(proc: subprocess.Popen) -> None:
