@@ -161,7 +161,7 @@ class AEPMagics(Magics, Configurable):
         from .body import interpolate_text
 
         parser = magic.parser
-        usage = " ".join(parser.format_usage().replace("::", " ").split())  # "%aep_runs [--wait] ... [flow_id]"
+        usage = _usage(parser)  # "%aep_runs [--wait] ... [flow_id]"
         label = usage.split(" ", 1)[0]
         try:
             tokens = shlex.split(line, comments=False)
@@ -561,3 +561,9 @@ class AEPMagics(Magics, Configurable):
         body = self._body(cell, "request", required=False) if cell is not None else None
         result = ops.call(self._client(), args.method, path, body, headers=headers, dry_run=args.dry_run)
         return self._finish(args, result)
+
+
+@functools.lru_cache(maxsize=None)
+def _usage(parser: Any) -> str:
+    """A magic's one-line usage; argparse builds it from scratch on every call, so it is kept per parser."""
+    return " ".join(parser.format_usage().replace("::", " ").split())
