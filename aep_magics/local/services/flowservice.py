@@ -407,23 +407,26 @@ class FlowService(Service):
 
     # -- specs ---------------------------------------------------------------------------------------------------
     def list_connection_specs(self, call: Call) -> Reply:
-        return Reply(200, query.run_list(self.store, PLATFORM, query.CONNECTION_SPECS, call.query,
-                                         render=lambda r: r.doc, request_id=call.request_id))
+        return self._list_specs(call, query.CONNECTION_SPECS)
 
     def get_connection_spec(self, call: Call) -> Reply:
-        rec = self.store.get(PLATFORM, "connectionSpec", call.params["id"])
-        if rec is None:
-            raise errors.flow_not_found("connectionSpecs", call.params["id"], call.request_id)
-        return Reply(200, {"items": [rec.doc]})
+        return self._get_spec(call, "connectionSpec", "connectionSpecs")
 
     def list_flow_specs(self, call: Call) -> Reply:
-        return Reply(200, query.run_list(self.store, PLATFORM, query.FLOW_SPECS, call.query,
-                                         render=lambda r: r.doc, request_id=call.request_id))
+        return self._list_specs(call, query.FLOW_SPECS)
 
     def get_flow_spec(self, call: Call) -> Reply:
-        rec = self.store.get(PLATFORM, "flowSpec", call.params["id"])
+        return self._get_spec(call, "flowSpec", "flowSpecs")
+
+    def _list_specs(self, call: Call, coll: query.Collection) -> Reply:
+        """Specs are platform-wide (not per tenant) and read-only: listed as stored."""
+        return Reply(200, query.run_list(self.store, PLATFORM, coll, call.query, render=lambda r: r.doc,
+                                         request_id=call.request_id))
+
+    def _get_spec(self, call: Call, kind: str, label: str) -> Reply:
+        rec = self.store.get(PLATFORM, kind, call.params["id"])
         if rec is None:
-            raise errors.flow_not_found("flowSpecs", call.params["id"], call.request_id)
+            raise errors.flow_not_found(label, call.params["id"], call.request_id)
         return Reply(200, {"items": [rec.doc]})
 
     # -- base connections ----------------------------------------------------------------------------------------
