@@ -14,6 +14,8 @@ Then, each in its own fresh process so that peak RSS is the phase's own:
 - **floor**: the same source rows and columns read with the same scan and written with a bare
   ``pyarrow.parquet.ParquetWriter`` (same compression).
 
+The two phases alternate ``--repeat`` times (floor, engine, floor, engine, ...), so that a shared machine's changing
+speed hits both alike; the ratio is the median of the per-pair ratios, times are medians and peak RSS the largest.
 It prints records/s, peak RSS (``ru_maxrss``) and the engine/floor time ratio; ``--json`` prints one JSON object.
 """
 
@@ -25,6 +27,7 @@ import multiprocessing as mp
 import os
 import resource
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -166,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--orders", type=int, default=1_000_000, help="orders in the sample store (default 1M)")
     parser.add_argument("--store", type=Path, default=None, help="store folder (kept; reused when the size matches)")
     parser.add_argument("--batch-size", type=int, default=BATCH_SIZE, help="rows per record batch")
+    parser.add_argument("--repeat", type=int, default=3, help="floor/engine pairs, alternating (default 3)")
     parser.add_argument("--profile", type=Path, default=None, help="write a pyinstrument profile of the engine here")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
@@ -175,11 +179,22 @@ def main(argv: list[str] | None = None) -> int:
     try:
         gen = generate(store_dir, args.orders)
         columns = _in_child(_source_columns)
-        floor = _in_child(floor_phase, str(store_dir), str(tmp), args.batch_size, columns)
-        engine = _in_child(engine_phase, str(store_dir), str(tmp / "lake"), args.batch_size,
-                           str(args.profile) if args.profile else None)
+        floors, engines = [], []
+        for i in range(max(1, args.repeat)):
+            floors.append(_in_child(floor_phase, str(store_dir), str(tmp), args.batch_size, columns))
+            engines.append(_in_child(engine_phase, str(store_dir), str(tmp / f"lake{i}"), args.batch_size,
+                                     str(args.profile) if args.profile and i == 0 else None))
+            shutil.rmtree(tmp / f"lake{i}", ignore_errors=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    ratios = [e["seconds"] / f["seconds"] for e, f in zip(engines, floors)]
+    cpu_ratios = [e["cpu_seconds"] / f["cpu_seconds"] for e, f in zip(engines, floors)]
+    engine = {**engines[0], "seconds": statistics.median(e["seconds"] for e in engines),
+              "cpu_seconds": statistics.median(e["cpu_seconds"] for e in engines),
+              "rss_mb": max(e["rss_mb"] for e in engines)}
+    floor = {**floors[0], "seconds": statistics.median(f["seconds"] for f in floors),
+             "cpu_seconds": statistics.median(f["cpu_seconds"] for f in floors),
+             "rss_mb": max(f["rss_mb"] for f in floors)}
     result = {
         "orders": args.orders,
         "source_columns": len(columns),
@@ -195,8 +210,10 @@ def main(argv: list[str] | None = None) -> int:
         "floor": {"seconds": round(floor["seconds"], 3), "cpu_seconds": round(floor["cpu_seconds"], 3),
                   "records_per_s": round(floor["records"] / floor["seconds"]),
                   "peak_rss_mb": round(floor["rss_mb"], 1), "parquet_bytes": floor["bytes"]},
-        "ratio_engine_over_floor": round(engine["seconds"] / floor["seconds"], 2),
-        "cpu_ratio_engine_over_floor": round(engine["cpu_seconds"] / floor["cpu_seconds"], 2),
+        "repeats": len(ratios),
+        "ratio_engine_over_floor": round(statistics.median(ratios), 2),
+        "cpu_ratio_engine_over_floor": round(statistics.median(cpu_ratios), 2),
+        "pair_ratios": [round(r, 2) for r in ratios],
         "load_average": [round(x, 2) for x in os.getloadavg()],
         "cpus": os.cpu_count(),
         "python": sys.version.split()[0],
@@ -210,7 +227,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  engine: {e['seconds']:8.2f} s ({e['cpu_seconds']:.2f} s CPU)  {e['records_per_s']:>10,} records/s  peak RSS {e['peak_rss_mb']:7.1f} MB"
               f"  ({e['output_records']:,} ingested, {e['failed_records']:,} failed)")
         print(f"  floor : {f['seconds']:8.2f} s ({f['cpu_seconds']:.2f} s CPU)  {f['records_per_s']:>10,} records/s  peak RSS {f['peak_rss_mb']:7.1f} MB")
-        print(f"  ratio engine/floor: {result['ratio_engine_over_floor']:.2f} wall, "
+        print(f"  ratio engine/floor: {result['ratio_engine_over_floor']:.2f} wall (median of "
+              f"{', '.join(f'{r:.2f}' for r in result['pair_ratios'])}), "
               f"{result['cpu_ratio_engine_over_floor']:.2f} CPU time (load average {result['load_average'][0]})")
     return 0
 

@@ -267,10 +267,6 @@ class Pipeline:
         self.stats = RunStats()
         self.out_schema: pa.Schema | None = None
 
-    def _count_error(self, code: str, message: str) -> None:
-        self.stats.error_counts[code] = self.stats.error_counts.get(code, 0) + 1
-        self.stats.error_messages.setdefault(code, message)
-
     def process(self, batch: pa.RecordBatch) -> pa.Table | None:
         n = batch.num_rows
         offset = self.stats.input_records
@@ -318,25 +314,33 @@ class Pipeline:
 
     def _record_errors(self, batch: pa.RecordBatch, offset: int, valid_mask: np.ndarray,
                        transform_errors: list, validation_errors: list) -> None:
-        per_row: dict[int, list[dict[str, Any]]] = {}
-        for row, dest, code, message in transform_errors:
-            per_row.setdefault(int(row), []).append({"code": code or MAPPER_ERROR, "columnName": dest,
-                                                     "message": message})
-        for row, path, code, message in validation_errors:
-            per_row.setdefault(int(row), []).append({"code": code, "columnName": path, "message": message})
-        failed_rows = sorted(r for r in per_row if not valid_mask[r])
-        self.stats.warning_records += sum(1 for r in per_row if valid_mask[r])
+        # (row, code) -> first message: a failed record counts once per error code, whatever its field count.
+        first: dict[tuple[int, str], str] = {}
+        for row, _dest, code, message in transform_errors:
+            first.setdefault((int(row), code or MAPPER_ERROR), message)
+        for row, _path, code, message in validation_errors:
+            first.setdefault((int(row), code), message)
+        rows = {r for r, _ in first}
+        failed_rows = sorted(r for r in rows if not valid_mask[r])
+        self.stats.warning_records += len(rows) - len(failed_rows)
         self.stats.failed_records += len(failed_rows)
-        for r in failed_rows:
-            seen: set[str] = set()
-            for e in per_row[r]:
-                if e["code"] not in seen:
-                    seen.add(e["code"])
-                    self._count_error(e["code"], e["message"])
+        counts, messages = self.stats.error_counts, self.stats.error_messages
+        for (r, code), message in first.items():      # each list is in row order
+            if not valid_mask[r]:
+                counts[code] = counts.get(code, 0) + 1
+                messages.setdefault(code, message)
         if not failed_rows or not (self.diagnostics or len(self.stats.samples) < SAMPLE_ERRORS):
             return
         if not self.diagnostics:
             failed_rows = failed_rows[:SAMPLE_ERRORS - len(self.stats.samples)]
+        wanted = set(failed_rows)
+        per_row: dict[int, list[dict[str, Any]]] = {r: [] for r in failed_rows}
+        for row, dest, code, message in transform_errors:
+            if int(row) in wanted:
+                per_row[int(row)].append({"code": code or MAPPER_ERROR, "columnName": dest, "message": message})
+        for row, path, code, message in validation_errors:
+            if int(row) in wanted:
+                per_row[int(row)].append({"code": code, "columnName": path, "message": message})
         records = batch.take(pa.array(failed_rows, pa.int64())).to_pylist()
         lines = []
         for r, record in zip(failed_rows, records):

@@ -91,6 +91,14 @@ for _fmt in FORMAT_RE:
     FORMAT_CHECKER.checks(_fmt)((lambda f: lambda v: check_format(f, v))(_fmt))
 
 
+def _arange(n: int):
+    """``pa.array([0, 1, ..., n-1], int64)`` without a Python loop."""
+    import numpy as np
+    import pyarrow as pa
+
+    return pa.array(np.arange(n, dtype=np.int64))
+
+
 def message(code: str, path: str, expected: Any = None, value: Any = None) -> str:
     """The message text both validators use for an error."""
     shown = repr(value) if value is not None else "the value"
@@ -316,7 +324,7 @@ class ColumnValidator:
         parents = pc.list_parent_indices(values)
         offsets = pc.cast(values.offsets, pa.int64())
         starts = pc.subtract(offsets.slice(0, len(values)), offsets[0])
-        pos = pc.subtract(pa.array(range(len(inner)), pa.int64()), pc.take(starts, parents))
+        pos = pc.subtract(_arange(len(inner)), pc.take(starts, parents))
         return _Flat(path, inner, pc.take(flat.rows, parents), [pc.take(p, parents) for p in flat.positions] + [pos])
 
     @staticmethod
@@ -361,7 +369,7 @@ class ColumnValidator:
         if len(lengths) > 1:
             raise ValueError(f"columns have different lengths: {sorted(lengths)}")
         n = num_rows if num_rows is not None else (lengths.pop() if lengths else 0)
-        rows0 = pa.array(range(n), pa.int64())
+        rows0 = _arange(n)
         flats: list[_Flat] = []
         for path, arr in arrays.items():
             self._expand(_Flat(path, arr, rows0, []), flats)
@@ -375,11 +383,12 @@ class ColumnValidator:
             self._check_column(flat)
         self._check_required(by_path, n)
 
-        if self._bad_rows:
-            bad = pc.unique(pa.concat_arrays([pc.cast(b, pa.int64()) for b in self._bad_rows]))
-            mask = pc.invert(pc.is_in(rows0, value_set=bad))
-        else:
-            mask = pa.array([True] * n, pa.bool_())
+        import numpy as np
+
+        keep = np.ones(n, dtype=bool)
+        for bad in self._bad_rows:
+            keep[bad.to_numpy(zero_copy_only=False)] = False
+        mask = pa.array(keep)
         errors = sorted(self._errors, key=lambda e: (e[0], e[1], e[2]))
         return mask, errors
 
@@ -616,7 +625,7 @@ class ColumnValidator:
             if obj_path and not members:
                 continue
             if level == 0:
-                ref_rows = pa.array(range(n), pa.int64())
+                ref_rows = _arange(n)
                 ref_positions: list[Any] = []
                 present = None if not obj_path else self._presence(members, level, n)
             else:
