@@ -189,6 +189,23 @@ def test_runs_table_and_chart():
     assert not RunsResult("f1", []).finished
 
 
+def test_a_long_runs_list_formats_only_the_shown_rows(monkeypatch):
+    from aep_magics.display import tables
+
+    display.options.widgets = False
+    runs = [run(i, "success" if i % 7 else "failed", 100, i % 3) for i in range(10_000)]
+    result = RunsResult("f1", runs)
+    formatted = []
+    real = tables.run_row
+    monkeypatch.setattr(tables, "run_row", lambda r: formatted.append(r["id"]) or real(r))
+    bundle = result._repr_mimebundle_()
+    # text and HTML each format one page; the chart formats its newest bars; the summary needs no row formatting
+    assert len(formatted) <= 2 * display.options.display_limit + tables.CHART_BARS
+    assert "records in 1,009,999, out 1,000,000, failed 9,999" in bundle["text/plain"]
+    assert "rows 1–20 of 10,000" in bundle["text/plain"] and bundle["text/html"].count("<rect") > 0
+    assert "run-9999" in bundle["text/html"]    # the chart's newest bar
+
+
 def test_lineage_view():
     lineage = Lineage("flow-1", [
         LineageNode("source connection", "s1", "Orders", [("table", "Shopify.Orders")]),

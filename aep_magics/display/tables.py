@@ -148,10 +148,13 @@ class ListResult(Renderable):
     def curl(self) -> str:
         return self.request.curl if self.request is not None else ""
 
+    def row(self, item: Any) -> dict[str, Any]:
+        """One item as shown: its selected columns."""
+        return {c: (get_path(item, c) if c != "value" or isinstance(item, dict) else item) for c in self.columns}
+
     def rows(self) -> list[dict[str, Any]]:
-        """Every row as shown: the selected columns of each item."""
-        return [{c: (get_path(item, c) if c != "value" or isinstance(item, dict) else item) for c in self.columns}
-                for item in self.items]
+        """Every row as shown (a page formats only its own rows)."""
+        return [self.row(item) for item in self.items]
 
     def page(self, n: int = 1, size: int | None = None) -> Page:
         """Page ``n`` (1-based) of ``size`` rows (default ``display_limit``)."""
@@ -203,7 +206,7 @@ class Page(Renderable):
 
     def rows(self) -> list[dict[str, Any]]:
         start, end = self.bounds
-        return self.result.rows()[start:end] if start < end else []
+        return [self.result.row(item) for item in self.result.items[start:end]]
 
     def footer(self) -> str:
         total = len(self.result.items)
@@ -273,6 +276,7 @@ class Page(Renderable):
 
 # -- flow runs ---------------------------------------------------------------------------------------------------
 
+CHART_BARS = 60
 RUN_COLUMNS = ["id", "status", "started", "records in", "records out", "failed", "duration", "errors"]
 UNFINISHED = frozenset({"scheduled", "inprogress", "in_progress", "pending", "queued", "running", "processing"})
 
@@ -331,8 +335,8 @@ class RunsResult(ListResult):
         super().__init__("runs", ordered, columns=RUN_COLUMNS, **kw)
         self.flow_id = flow_id
 
-    def rows(self) -> list[dict[str, Any]]:
-        return [run_row(run) for run in self.items]
+    def row(self, item: Any) -> dict[str, Any]:
+        return run_row(item)
 
     @property
     def finished(self) -> bool:
@@ -346,21 +350,32 @@ class RunsResult(ListResult):
         return counts
 
     def _extra_text(self) -> str:
-        rows = self.rows()
-        if not rows:
+        if not self.items:
             return "no runs yet"
         counts = ", ".join(f"{n} {s}" for s, n in sorted(self.counts().items()))
-        total_in = sum(r["records in"] or 0 for r in rows)
-        total_out = sum(r["records out"] or 0 for r in rows)
-        total_failed = sum(r["failed"] or 0 for r in rows)
-        return f"{counts}; records in {total_in:,}, out {total_out:,}, failed {total_failed:,}"
+        totals = [0, 0, 0]
+        for run in self.items:
+            summary = get_path(run, "metrics.recordSummary") or {}
+            for i, key in enumerate(("inputRecordCount", "outputRecordCount", "failedRecordCount")):
+                totals[i] += _int(summary.get(key) if isinstance(summary, dict) else None) or 0
+        return f"{counts}; records in {totals[0]:,}, out {totals[1]:,}, failed {totals[2]:,}"
 
     def _extra_html(self) -> str:
-        summary = self._extra_text()
-        return f'<div>{esc(summary)}</div>{records_chart_svg(self.rows())}'
+        return f'<div>{esc(self._extra_text())}</div>{records_chart_svg(self._chart_rows())}'
+
+    def _chart_rows(self, max_bars: int = CHART_BARS) -> list[dict[str, Any]]:
+        """The rows of the newest ``max_bars`` runs that moved records, oldest first (the chart's bars)."""
+        picked: list[dict[str, Any]] = []
+        for run in reversed(self.items):
+            row = run_row(run)
+            if (row.get("records out") or 0) + (row.get("failed") or 0) > 0:
+                picked.append(row)
+                if len(picked) == max_bars:
+                    break
+        return picked[::-1]
 
 
-def records_chart_svg(rows: Sequence[dict[str, Any]], max_bars: int = 60) -> str:
+def records_chart_svg(rows: Sequence[dict[str, Any]], max_bars: int = CHART_BARS) -> str:
     """A tiny inline SVG bar chart: records out (green) and failed (red) per run, oldest first."""
     rows = [r for r in rows if (r.get("records out") or 0) + (r.get("failed") or 0) > 0][-max_bars:]
     if not rows:
