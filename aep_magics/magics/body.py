@@ -215,8 +215,7 @@ def parse_body(text: str, namespace: Mapping[str, Any] | None = None) -> Any:
         raise InputError(f"the cell body cannot be read: {exc}") from None
     if not slots:
         return data
-    pattern = re.compile(f"__aep{nonce}_\\d+__")
-    return _fill(data, slots, values, pattern)
+    return _fill(data, slots, values, _TOKEN)
 
 
 def _fill(data: Any, slots: dict[str, _Slot], values: dict[str, Any], pattern: re.Pattern[str]) -> Any:
@@ -255,6 +254,8 @@ def _json_string_flags(text: str, matches: list[re.Match[str]]) -> list[bool]:
     return flags
 
 
+#: The stand-in of a reference while the body is parsed: ``__aep<nonce>_<n>__`` (only this call's nonce is in ``slots``).
+_TOKEN = re.compile(r"__aep[0-9a-f]{8}_\d+__")
 _QUOTE_OR_ESCAPE = re.compile(r'["\\]')
 
 
