@@ -671,10 +671,22 @@ def test_wait_for_runs_polls_then_times_out(monkeypatch):
     done = {"id": "r1", "metrics": {"statusSummary": {"status": "success"}}}
     answers = iter([[], [scheduled], [done]])
     monkeypatch.setattr(ops, "list_runs", lambda client, flow_id: RunsResult(flow_id, next(answers)))
-    progress, now = [], [0.0]
+    progress, now, pauses = [], [0.0], []
+
+    def sleep(seconds):
+        pauses.append(seconds)
+        now[0] += seconds
+
     result = ops.wait_for_runs(None, "f1", timeout=10, poll_interval=1, on_progress=lambda d, t: progress.append((d, t)),
-                               sleep=lambda s: now.__setitem__(0, now[0] + s), clock=lambda: now[0])
+                               sleep=sleep, clock=lambda: now[0])
     assert result.finished and progress == [(0, 0), (0, 1), (1, 1)]
+    assert pauses == [0.25, 0.5]                     # quick first polls, doubling towards poll_interval
+
+    monkeypatch.setattr(ops, "list_runs", lambda client, flow_id: RunsResult(flow_id, [scheduled]))
+    pauses.clear()
+    with pytest.raises(ops.WaitTimeoutError):
+        ops.wait_for_runs(None, "f1", timeout=6, poll_interval=2, sleep=sleep, clock=lambda: now[0])
+    assert pauses[:4] == [0.25, 0.5, 1.0, 2.0] and max(pauses) == 2.0
 
     monkeypatch.setattr(ops, "list_runs", lambda client, flow_id: RunsResult(flow_id, [scheduled]))
     with pytest.raises(ops.WaitTimeoutError) as err:

@@ -120,7 +120,9 @@ class AEPMagics(Magics, Configurable):
     widgets = Bool(True, help="Show interactive ipywidgets views (tabs, trees, progress) when available.").tag(
         config=True
     )
-    wait_poll_interval = Float(2.0, help="Seconds between polls of %aep_runs --wait.").tag(config=True)
+    wait_poll_interval = Float(
+        2.0, help="Longest pause, in seconds, between polls of %aep_runs --wait (the first after 0.25 s, doubling)."
+    ).tag(config=True)
     wait_timeout = Float(600.0, help="Default --timeout of %aep_runs --wait, in seconds.").tag(config=True)
 
     def __init__(self, shell: Any = None, **kwargs: Any):

@@ -615,6 +615,10 @@ def list_runs(client: AEPClient, flow_id: str, *, dry_run: bool = False) -> Runs
     return RunsResult(flow_id, runs, calls=recorder.requests(), status=_status(recorder))
 
 
+#: Seconds before the second poll of :func:`wait_for_runs`; the pause doubles from there up to its ``poll_interval``.
+FIRST_POLL = 0.25
+
+
 def wait_for_runs(
     client: AEPClient,
     flow_id: str,
@@ -628,8 +632,11 @@ def wait_for_runs(
     """Poll until the flow has runs and every one is finished (not scheduled/inProgress/pending/queued).
 
     ``on_progress(finished, total)`` is called after each poll. Raises :class:`WaitTimeoutError` after ``timeout``.
+    The first polls come quickly (from ``FIRST_POLL`` seconds, doubling up to ``poll_interval``): a short run is seen
+    finished soon after it ends, a long one is not polled more often than ``poll_interval``.
     """
     deadline = clock() + timeout
+    pause = min(FIRST_POLL, poll_interval)
     while True:
         result = list_runs(client, flow_id)
         assert isinstance(result, RunsResult)
@@ -644,7 +651,8 @@ def wait_for_runs(
                 f"runs of flow {flow_id} not finished after {timeout:g} s ({counts}); "
                 f"run %aep_runs {flow_id} --wait again, or raise --timeout"
             )
-        sleep(max(0.0, min(poll_interval, deadline - clock())))
+        sleep(max(0.0, min(pause, deadline - clock())))
+        pause = min(pause * 2, poll_interval)
 
 
 def read_dataset(
