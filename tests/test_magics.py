@@ -664,6 +664,17 @@ def test_read_dataset_through_the_data_access_api(monkeypatch):
     assert ops.read_dataset(client, "5fa9c083de62e418dd170b42").empty
 
 
+def test_a_cell_magic_without_body_is_a_real_error(aep):
+    from aep_magics.errors import InputError
+
+    for source in ("%%aep_source -o nothing", "%%aep_source -o nothing\n", "%%aep_flow\n"):
+        err = failing(aep, source)
+        assert isinstance(err, InputError), source      # not IPython's UsageError, which only prints to stderr
+        assert "the cell body is empty" in str(err)
+    assert "nothing" not in aep.user_ns
+    assert failing(aep, "%%aep_nosuchmagic").__class__.__name__ == "UsageError"   # not ours: IPython's answer
+
+
 def test_wait_for_runs_polls_then_times_out(monkeypatch):
     from aep_magics.magics import ops
 

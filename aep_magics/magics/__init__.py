@@ -15,6 +15,8 @@ def load_ipython_extension(ipython: Any) -> None:
     from .core import AEPMagics
 
     ipython.register_magics(AEPMagics(ipython))
+    if _blank_body not in ipython.input_transformers_cleanup:
+        ipython.input_transformers_cleanup.append(_blank_body)
 
 
 def unload_ipython_extension(ipython: Any) -> None:
@@ -22,6 +24,8 @@ def unload_ipython_extension(ipython: Any) -> None:
     from . import state
     from .core import AEPMagics
 
+    if _blank_body in ipython.input_transformers_cleanup:
+        ipython.input_transformers_cleanup.remove(_blank_body)
     manager = ipython.magics_manager
     for kind, names in AEPMagics.magics.items():
         table = manager.magics.get(kind, {})
@@ -30,3 +34,20 @@ def unload_ipython_extension(ipython: Any) -> None:
     manager.registry.pop("AEPMagics", None)
     ipython.configurables[:] = [c for c in ipython.configurables if not isinstance(c, AEPMagics)]
     state.current.close()
+
+
+def _blank_body(lines: list[str]) -> list[str]:
+    """Give an ``%%aep_*`` cell with nothing below its magic line a blank body.
+
+    IPython answers a cell magic with an empty body with a ``UsageError``, which it prints to stderr only: the cell
+    gets no error output, so nbval passes it and the notebook runs on. With a blank body the magic itself runs and
+    reports the missing body as a real error ("the cell body is empty: ...")."""
+    if not lines or not lines[0].startswith("%%aep") or "".join(lines[1:]):
+        return lines
+    from .core import AEPMagics
+
+    name = lines[0][2:].split(maxsplit=1)[0] if lines[0][2:].strip() else ""
+    if name not in AEPMagics.magics.get("cell", {}):
+        return lines
+    first = lines[0] if lines[0].endswith("\n") else lines[0] + "\n"
+    return [first, "\n"]
