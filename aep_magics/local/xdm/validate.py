@@ -593,8 +593,12 @@ class ColumnValidator:
 
     # -- required -----------------------------------------------------------------------------------------------------
     def _objects_with_required(self):
-        """``(path, node)`` of every object node (array items included, maps excluded) that has ``required``."""
-        out = []
+        """``(path, node)`` of every object node (array items included, maps excluded) that has ``required``
+        (worked out once per validator: the schema does not change between record batches)."""
+        cached = self.__dict__.get("_required_objects")
+        if cached is not None:
+            return cached
+        out: list[tuple[str, dict[str, Any]]] = []
 
         def walk(node: dict[str, Any], path: str) -> None:
             if not isinstance(node, dict) or _is_map(node):
@@ -611,6 +615,7 @@ class ColumnValidator:
                 walk(child, f"{path}.{name}" if path else name)
 
         walk(self.resolved, "")
+        self._required_objects = out
         return out
 
     def _check_required(self, by_path: dict[str, _Flat], n: int) -> None:
