@@ -272,6 +272,7 @@ class ColumnValidator:
         self.resolved = resolved
         self._records = record_validator
         self._subs: dict[str, Draft6Validator] = {}
+        self._required_objects: list[tuple[str, dict[str, Any]]] | None = None
 
     # -- schema navigation --------------------------------------------------------------------------------------------
     def locate(self, path: str) -> dict[str, Any] | None:
@@ -595,9 +596,8 @@ class ColumnValidator:
     def _objects_with_required(self):
         """``(path, node)`` of every object node (array items included, maps excluded) that has ``required``
         (worked out once per validator: the schema does not change between record batches)."""
-        cached = self.__dict__.get("_required_objects")
-        if cached is not None:
-            return cached
+        if self._required_objects is not None:
+            return self._required_objects
         out: list[tuple[str, dict[str, Any]]] = []
 
         def walk(node: dict[str, Any], path: str) -> None:
