@@ -50,6 +50,10 @@ class Catalog(Service):
         """Every dataset (``{id: dataset}``); ``filters`` are Catalog query params (``name=``, ``property=``, ...)."""
         return self._list("dataSets", properties, limit, filters)
 
+    def delete_dataset(self, dataset_id: str) -> None:
+        """``DELETE /dataSets/{id}``: the dataset and its batches."""
+        self._call("DELETE", f"/dataSets/{seg(dataset_id)}")
+
     # -- batches ---------------------------------------------------------------------------------------------
 
     def get_batch(self, batch_id: str) -> Body:

@@ -32,6 +32,11 @@ class DataPrep(Service):
             if len(page) < limit:
                 return found
 
+    def delete_mapping_set(self, mapping_set_id: str) -> None:
+        """``DELETE /mappingSets/{id}``. data-prep.yaml documents no DELETE: the call is sent as written and the
+        platform's answer stands (AEP Local: 405 with the methods it allows)."""
+        self._call("DELETE", f"/mappingSets/{seg(mapping_set_id)}")
+
     def validate(self, body: Body) -> Body:
         """``{"validationResponse": [{"status": "SUCCESS"|"FAILED", "errors": ...}, ...]}``, one per mapping."""
         return self._call("POST", "/mappingSets/validate", json=body)

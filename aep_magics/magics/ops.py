@@ -737,11 +737,8 @@ DELETE_KINDS: dict[str, tuple[str, Callable[[AEPClient, str], Any]]] = {
     "target": ("TargetConnection", lambda api, i: api.flow.delete_target_connection(i)),
     "flow": ("Flow", lambda api, i: api.flow.delete_flow(i)),
     "schema": ("Schema", lambda api, i: api.schemas.delete_schema(i)),
-    # not wrapped by the api layer: Catalog DELETE /dataSets/{id} (catalog.yaml) and Data Prep's mapping sets
-    # (no DELETE in data-prep.yaml; sent anyway, the platform answers)
-    "dataset": ("Dataset", lambda api, i: api.session.request("DELETE", f"/data/foundation/catalog/dataSets/{quote(i, safe='')}")),
-    "mapping": ("MappingSet", lambda api, i: api.session.request(
-        "DELETE", f"/data/foundation/conversion/mappingSets/{quote(i, safe='')}")),
+    "dataset": ("Dataset", lambda api, i: api.catalog.delete_dataset(i)),
+    "mapping": ("MappingSet", lambda api, i: api.dataprep.delete_mapping_set(i)),
 }
 
 
