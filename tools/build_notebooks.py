@@ -1501,6 +1501,47 @@ def nb04() -> list:
 # ====================================================================================================================
 
 
+#: The richer mapping set of notebook 05: previewed first, then created with the same body.
+MAPPING_05 = '''
+name: Shopify orders to profile with address
+outputSchema:
+  schemaRef:
+    id: "{{schema.id}}"
+    contentType: application/vnd.adobe.xed-full+json;version=1
+mappings:
+  - sourceType: ATTRIBUTE
+    source: Customer_First_Name
+    destination: person.name.firstName
+  - sourceType: ATTRIBUTE
+    source: Customer_Last_Name
+    destination: person.name.lastName
+  - sourceType: EXPRESSION
+    source: concat(Customer_First_Name, " ", Customer_Last_Name)
+    destination: person.name.fullName
+  - sourceType: EXPRESSION
+    source: 'iif(matches_regex(trim(Email), "[^@ ]+@[^@ ]+[.][^@ ]+"), lower(trim(Email)), null)'
+    destination: personalEmail.address
+    identity: true
+    primaryIdentity: true
+    namespaceCode: Email
+  - sourceType: ATTRIBUTE
+    source: Shipping_Address_Phone
+    destination: mobilePhone.number
+  - sourceType: ATTRIBUTE
+    source: Shipping_Address_Address1
+    destination: homeAddress.street1
+  - sourceType: ATTRIBUTE
+    source: Shipping_Address_City
+    destination: homeAddress.city
+  - sourceType: ATTRIBUTE
+    source: Shipping_Address_Zip
+    destination: homeAddress.postalCode
+  - sourceType: EXPRESSION
+    source: upper(Shipping_Address_Country_Code)
+    destination: homeAddress.countryCode
+'''
+
+
 def nb05() -> list:
     return [
         md("""
@@ -1575,88 +1616,12 @@ def nb05() -> list:
         `--validate` checks every mapping (`POST /mappingSets/validate`); `--preview --source {{src.id}}` maps the
         source's preview rows (`POST /mappingSets/preview`) and shows the XDM result; `--no-create` stops there.
         """),
-        code('''
-        %%aep_mapping --validate --preview --source {{src.id}} --no-create
-        name: Shopify orders to profile with address
-        outputSchema:
-          schemaRef:
-            id: "{{schema.id}}"
-            contentType: application/vnd.adobe.xed-full+json;version=1
-        mappings:
-          - sourceType: ATTRIBUTE
-            source: Customer_First_Name
-            destination: person.name.firstName
-          - sourceType: ATTRIBUTE
-            source: Customer_Last_Name
-            destination: person.name.lastName
-          - sourceType: EXPRESSION
-            source: concat(Customer_First_Name, " ", Customer_Last_Name)
-            destination: person.name.fullName
-          - sourceType: EXPRESSION
-            source: 'iif(matches_regex(trim(Email), "[^@ ]+@[^@ ]+[.][^@ ]+"), lower(trim(Email)), null)'
-            destination: personalEmail.address
-            identity: true
-            primaryIdentity: true
-            namespaceCode: Email
-          - sourceType: ATTRIBUTE
-            source: Shipping_Address_Phone
-            destination: mobilePhone.number
-          - sourceType: ATTRIBUTE
-            source: Shipping_Address_Address1
-            destination: homeAddress.street1
-          - sourceType: ATTRIBUTE
-            source: Shipping_Address_City
-            destination: homeAddress.city
-          - sourceType: ATTRIBUTE
-            source: Shipping_Address_Zip
-            destination: homeAddress.postalCode
-          - sourceType: EXPRESSION
-            source: upper(Shipping_Address_Country_Code)
-            destination: homeAddress.countryCode
-        '''),
+        code("%%aep_mapping --validate --preview --source {{src.id}} --no-create" + MAPPING_05),
         md("""
         The preview looks right: create the mapping set (same cell body, without `--no-create`; `--validate` still
         refuses to create a mapping set that does not validate).
         """),
-        code('''
-        %%aep_mapping -o mapping --validate --if-exists reuse
-        name: Shopify orders to profile with address
-        outputSchema:
-          schemaRef:
-            id: "{{schema.id}}"
-            contentType: application/vnd.adobe.xed-full+json;version=1
-        mappings:
-          - sourceType: ATTRIBUTE
-            source: Customer_First_Name
-            destination: person.name.firstName
-          - sourceType: ATTRIBUTE
-            source: Customer_Last_Name
-            destination: person.name.lastName
-          - sourceType: EXPRESSION
-            source: concat(Customer_First_Name, " ", Customer_Last_Name)
-            destination: person.name.fullName
-          - sourceType: EXPRESSION
-            source: 'iif(matches_regex(trim(Email), "[^@ ]+@[^@ ]+[.][^@ ]+"), lower(trim(Email)), null)'
-            destination: personalEmail.address
-            identity: true
-            primaryIdentity: true
-            namespaceCode: Email
-          - sourceType: ATTRIBUTE
-            source: Shipping_Address_Phone
-            destination: mobilePhone.number
-          - sourceType: ATTRIBUTE
-            source: Shipping_Address_Address1
-            destination: homeAddress.street1
-          - sourceType: ATTRIBUTE
-            source: Shipping_Address_City
-            destination: homeAddress.city
-          - sourceType: ATTRIBUTE
-            source: Shipping_Address_Zip
-            destination: homeAddress.postalCode
-          - sourceType: EXPRESSION
-            source: upper(Shipping_Address_Country_Code)
-            destination: homeAddress.countryCode
-        '''),
+        code("%%aep_mapping -o mapping --validate --if-exists reuse" + MAPPING_05),
         md("""
         ## The dataflow
 
