@@ -553,7 +553,8 @@ class FlowService(Service):
         raise self._invalid(call, f"the table '{name}' does not exist. Tables: {', '.join(tables)}.")
 
     # -- source connections --------------------------------------------------------------------------------------
-    def create_source_connection(self, call: Call) -> Reply:
+    def _new_connection_doc(self, call: Call) -> dict[str, Any]:
+        """A new source or target connection as stored, from the request body (validated by the caller)."""
         body = self._body(call)
         spec = self._conn_spec(call, body.get("connectionSpec"))
         now = self.clock.now_ms()
@@ -561,11 +562,14 @@ class FlowService(Service):
         doc: dict[str, Any] = {"id": self.ids.uuid(), **self._audit(call, now)}
         doc.update(name=body.get("name"), description=body.get("description", ""))
         if body.get("baseConnectionId") is not None:
-            doc["baseConnectionId"] = body.get("baseConnectionId")
+            doc["baseConnectionId"] = body["baseConnectionId"]
         doc.update(state="enabled", data=copy.deepcopy(body.get("data")),
                    connectionSpec={"id": spec["id"], "version": spec["version"]},
                    params=copy.deepcopy(body.get("params", {})), version=etag, etag=etag)
-        doc = self._validate_source(call, doc, None)
+        return doc
+
+    def create_source_connection(self, call: Call) -> Reply:
+        doc = self._validate_source(call, self._new_connection_doc(call), None)
         return self._insert(call, query.SOURCE_CONNECTIONS, doc, parent=doc.get("baseConnectionId"))
 
     def _validate_source(self, call: Call, doc: dict[str, Any], old: dict[str, Any] | None) -> dict[str, Any]:
@@ -607,18 +611,7 @@ class FlowService(Service):
 
     # -- target connections --------------------------------------------------------------------------------------
     def create_target_connection(self, call: Call) -> Reply:
-        body = self._body(call)
-        spec = self._conn_spec(call, body.get("connectionSpec"))
-        now = self.clock.now_ms()
-        etag = self.ids.etag()
-        doc: dict[str, Any] = {"id": self.ids.uuid(), **self._audit(call, now)}
-        doc.update(name=body.get("name"), description=body.get("description", ""))
-        if body.get("baseConnectionId") is not None:
-            doc["baseConnectionId"] = body["baseConnectionId"]
-        doc.update(state="enabled", data=copy.deepcopy(body.get("data")),
-                   connectionSpec={"id": spec["id"], "version": spec["version"]},
-                   params=copy.deepcopy(body.get("params", {})), version=etag, etag=etag)
-        doc = self._validate_target(call, doc, None)
+        doc = self._validate_target(call, self._new_connection_doc(call), None)
         return self._insert(call, query.TARGET_CONNECTIONS, doc, parent=doc.get("baseConnectionId"))
 
     def _validate_target(self, call: Call, doc: dict[str, Any], old: dict[str, Any] | None) -> dict[str, Any]:
