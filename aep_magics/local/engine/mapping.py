@@ -121,7 +121,7 @@ class IdentityField:
 # --------------------------------------------------------------------------------------------------------------
 
 
-def _classify(source: Any, source_columns: Iterable[str] | None) -> str:
+def classify_source(source: Any, source_columns: Iterable[str] | None = None) -> str:
     """Legacy/stored mappings have no sourceType: a plain field path is ATTRIBUTE, anything else EXPRESSION."""
     if not isinstance(source, str):
         return "STATIC"
@@ -156,7 +156,7 @@ def normalise_mappings(mapping_set: Any, source_columns: Iterable[str] | None = 
         if isinstance(declared, str) and declared.upper() in SOURCE_TYPES:
             source_type = declared.upper()
         elif declared is None or declared == _STORED_SOURCE_TYPE:
-            source_type = _classify(source, columns)
+            source_type = classify_source(source, columns)
         else:
             source_type = str(declared)
         out.append(

@@ -83,17 +83,9 @@ def _schema_ref(body: dict[str, Any]) -> tuple[str | None, str]:
 
 
 def _classify(source: Any) -> str:
-    if not isinstance(source, str):
-        return "STATIC"
-    try:
-        from ..engine.expressions import ExpressionError, FieldRef, parse
-    except ImportError:  # pragma: no cover
-        return "ATTRIBUTE"
-    try:
-        node = parse(source)
-    except ExpressionError:
-        return "ATTRIBUTE"          # a raw column name such as "First Name"
-    return "ATTRIBUTE" if isinstance(node, FieldRef) else "EXPRESSION"
+    from ..engine.mapping import classify_source
+
+    return classify_source(source)
 
 
 def _source_type(m: dict[str, Any]) -> str:
