@@ -170,7 +170,7 @@ class AEPMagics(Magics, Configurable):
         except ValueError as exc:
             raise InputError(f"{label}: {exc}; usage: {usage}") from None
         if interpolate:
-            tokens = [interpolate_text(token, self.shell.user_ns) for token in tokens]
+            tokens = [interpolate_text(token, self._ns) for token in tokens]
         try:
             args = parser.parse_args(tokens)
         except UsageError as exc:
@@ -183,10 +183,16 @@ class AEPMagics(Magics, Configurable):
     def _body(self, cell: str | None, what: str, required: bool = True) -> Any:
         from .body import parse_body
 
-        body = parse_body(cell or "", self.shell.user_ns)
+        body = parse_body(cell or "", self._ns)
         if body is None and required:
             raise InputError(f"the cell body is empty: write the {what} request as JSON or YAML below the magic line")
         return body
+
+    @property
+    def _ns(self) -> dict[str, Any]:
+        """The notebook's variables (the magics are always registered on a shell)."""
+        assert self.shell is not None
+        return self.shell.user_ns
 
     def _client(self) -> Any:
         return state.current.require()
@@ -206,7 +212,7 @@ class AEPMagics(Magics, Configurable):
         if remember and not isinstance(result, DryRun):
             state.current.remember(remember, result)
         if getattr(args, "output", None):
-            self.shell.user_ns[args.output] = result
+            self._ns[args.output] = result
             if not args.quiet:
                 display(result)
             return None
@@ -412,9 +418,9 @@ class AEPMagics(Magics, Configurable):
         rows = source_id = None
         if args.preview:
             if args.rows:
-                if args.rows not in self.shell.user_ns:
+                if args.rows not in self._ns:
                     raise InputError(f"--rows {args.rows}: there is no variable named {args.rows!r} in the notebook")
-                rows = ops.rows_from(self.shell.user_ns[args.rows], args.rows)
+                rows = ops.rows_from(self._ns[args.rows], args.rows)
             else:
                 source_id = state.current.default_id("source", args.source, "source connection (--source)")
         result = ops.create_mapping(
@@ -552,11 +558,11 @@ class AEPMagics(Magics, Configurable):
 
         args = self._args(self.aep, line, interpolate=False)
         if args.output:
-            args.output = interpolate_text(args.output, self.shell.user_ns)
-        path = ops.interpolate_path(args.path, self.shell.user_ns)
+            args.output = interpolate_text(args.output, self._ns)
+        path = ops.interpolate_path(args.path, self._ns)
         headers = {}
         for header in args.header:
-            name, sep, value = interpolate_text(header, self.shell.user_ns).partition(":")
+            name, sep, value = interpolate_text(header, self._ns).partition(":")
             if not sep or not name.strip():
                 raise InputError(f"-H {header!r}: write headers as 'Name: value'")
             headers[name.strip()] = value.strip()

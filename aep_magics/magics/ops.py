@@ -447,8 +447,8 @@ def create_mapping(
         if rows is None and source_id:
             rows = source_rows(api, source_id)
         if rows is not None:
-            answer = api.dataprep.preview(list(rows), body)
-            table = preview_table(answer)
+            previewed = api.dataprep.preview(list(rows), body)
+            table = preview_table(previewed)
             sections.append(("Preview", table))
             checks["preview"] = table
 
@@ -596,7 +596,7 @@ def explore(
     data = list(answer.get("data") or [])
     if rows is not None:
         data = data[: max(0, rows)]
-    names = [c.get("name") for c in columns if isinstance(c, dict) and c.get("name")]
+    names = [str(c["name"]) for c in columns if isinstance(c, dict) and c.get("name")]
     for row in data:
         names.extend(k for k in row if k not in names)
     return ListResult("rows", data, columns=names or None, body=answer, calls=recorder.requests(),
