@@ -129,6 +129,8 @@ def test_flow_service_can_read_the_stored_document(local_server, raw, J, schema_
     ({"sourceType": "EXPRESSION", "source": "concat(a, ", "destination": "personID"}, ""),
     ({"sourceType": "SOMETHING", "source": "x", "destination": "personID"}, "sourceType"),
     ({"sourceType": "ATTRIBUTE", "source": "x"}, "destination"),
+    ({"sourceType": "ATTRIBUTE", "source": "x", "destination": "person.name\nfirstName"}, "person.name"),
+    ({"sourceType": "EXPRESSION", "source": "upper(x) + \u00b2", "destination": "personID"}, "unexpected character"),
 ])
 def test_invalid_mapping_refused(raw, J, schema_id, mapping, fragment):
     body = current(schema_id)

@@ -102,7 +102,7 @@ def start(data_dir: str | Path | None = None, seed: int | None = None, port: int
     from .server import App, ServerThread
 
     temporary = data_dir is None
-    path = Path(tempfile.mkdtemp(prefix="aep-local-")) if temporary else Path(data_dir).expanduser()
+    path = Path(tempfile.mkdtemp(prefix="aep-local-")) if data_dir is None else Path(data_dir).expanduser()
     platform = Platform(path, seed=seed)
     try:
         if store_orders is not None:

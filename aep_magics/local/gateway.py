@@ -18,6 +18,8 @@ from .services.base import ServiceError
 from .store import GLOBAL_SANDBOX, Tenant
 
 if TYPE_CHECKING:
+    from werkzeug.datastructures import Headers
+
     from .platform import Platform
 
 #: Platform-wide records: IMS clients and tokens.
@@ -122,11 +124,11 @@ def token_info(platform: Platform, token: str) -> dict[str, Any] | None:
 
 
 # -- header checks ------------------------------------------------------------------------------------------------
-def _header(headers: Mapping[str, str], name: str) -> str:
+def _header(headers: Mapping[str, str] | Headers, name: str) -> str:
     return (headers.get(name) or "").strip()
 
 
-def check(platform: Platform, headers: Mapping[str, str], path: str, *, sandbox: bool,
+def check(platform: Platform, headers: Mapping[str, str] | Headers, path: str, *, sandbox: bool,
           request_id: str = "") -> tuple[Tenant, str]:
     """Run the gateway checks in order; return ``(tenant, client_id)`` or raise the documented error body.
 

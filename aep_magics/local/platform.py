@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 from functools import cached_property
 from pathlib import Path
+from typing import Protocol
 
 from .ids import Clock, Ids
-from .store import Store
+from .store import Store, Tenant
 
 #: Well-known development credentials, Azurite-style: they work out of the box and are documented in the README.
 DEV_CLIENT_ID = "aep-local-dev"
@@ -15,6 +16,14 @@ DEV_CLIENT_SECRET = "aep-local-dev-secret"
 DEV_ORG_ID = "AEPLOCAL000000000000000@AdobeOrg"
 TENANT_ID = "aeplocal"
 DEFAULT_SANDBOX = "prod"
+
+
+class FlowScheduler(Protocol):
+    """What the services tell the engine's scheduler about (``Platform.scheduler``)."""
+
+    def flow_changed(self, tenant: Tenant, flow_id: str) -> None: ...
+
+    def run_requested(self, tenant: Tenant, run_id: str) -> None: ...
 
 
 class Platform:
@@ -40,9 +49,11 @@ class Platform:
             self.clock.set_offset(int(latest))
         self.tenant_id = TENANT_ID
         #: Set by the engine: gets ``flow_changed(tenant, flow_id)`` and ``run_requested(tenant, run_id)`` calls.
-        self.scheduler = None
+        self.scheduler: FlowScheduler | None = None
         #: Options of the sample store: ``orders`` (set by ``local.start(store_orders=N)``) sizes its first generation.
         self.shop_options: dict = {}
+        #: Set by ``local.start``: the server's own URL, for the links in run manifests (engine/runner.py).
+        self.base_url: str | None = None
 
     @property
     def lake_dir(self) -> Path:

@@ -16,7 +16,7 @@ import socket
 import threading
 import time
 import traceback
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from werkzeug.exceptions import MethodNotAllowed, NotFound, RequestEntityTooLarge
@@ -172,7 +172,7 @@ class App:
                                      f"An internal error has occurred (request id {request_id}).")
             return self._json(err.status, err.body)
 
-    def _call(self, request: Request, route: Route, params: dict[str, Any], request_id: str) -> Call:
+    def _call(self, request: Request, route: Route, params: Mapping[str, Any], request_id: str) -> Call:
         tenant, client_id = Tenant("", ""), ""
         if route.auth:
             tenant, client_id = gateway.check(self.platform, request.headers, request.path, sandbox=route.sandbox,
@@ -323,10 +323,11 @@ class _QuietHandler(WSGIRequestHandler):
 class ServerThread:
     """A threaded werkzeug server on a background thread."""
 
-    def __init__(self, app: App, host: str = "127.0.0.1", port: int = 0):
+    def __init__(self, app: Callable[..., Iterable[bytes]], host: str = "127.0.0.1", port: int = 0):
         self.server = make_server(host, port, app, threaded=True, request_handler=_QuietHandler)
-        self.server.daemon_threads = True
-        self.server.aep_connections = set()  # open (kept-alive) connections, closed by stop()
+        self.server.daemon_threads = True  # type: ignore[attr-defined]  # a ThreadedWSGIServer (threaded=True)
+        self._connections: set[socket.socket] = set()  # open (kept-alive) connections, closed by stop()
+        self.server.aep_connections = self._connections  # type: ignore[attr-defined]  # kept by _QuietHandler
         self.host = host
         self.port = self.server.server_port
         self._thread = threading.Thread(target=self.server.serve_forever, name=f"aep-local:{self.port}",
@@ -339,7 +340,7 @@ class ServerThread:
         self.server.shutdown()
         self.server.server_close()
         with _CONNECTIONS_LOCK:  # idle keep-alive connections would otherwise still be served after stop
-            open_connections = list(self.server.aep_connections)
+            open_connections = list(self._connections)
         for conn in open_connections:
             try:
                 conn.shutdown(socket.SHUT_RDWR)

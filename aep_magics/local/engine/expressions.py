@@ -32,7 +32,7 @@ import re
 import uuid as _uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, NoReturn, cast
 
 import numpy as np
 import pyarrow as pa
@@ -285,6 +285,8 @@ def tokenize(text: str) -> list[Token]:
             i += 1
         elif c.isdigit():
             m = _NUMBER.match(text, i)
+            if m is None:  # str.isdigit() also holds for characters that are not ASCII digits, such as "²"
+                raise ExpressionError(f"unexpected character {c!r}", col)
             end = m.end()
             if end < n and (_is_ident_char(text[end]) or text[end] == "\\"):
                 raise ExpressionError(f"invalid number '{text[i:end + 1]}'", col)
@@ -414,7 +416,7 @@ class _Parser:
             self.fail()
         return self.advance()
 
-    def fail(self, tok: Token | None = None):
+    def fail(self, tok: Token | None = None) -> NoReturn:
         tok = tok or self.tok
         if tok.kind == "eof":
             raise ExpressionError("unexpected end of expression", tok.pos)
@@ -551,10 +553,9 @@ class _Parser:
                     continue
                 index = self.expression()
                 self.expect("]")
-                literal = isinstance(index, Literal) and (
+                if isinstance(node, FieldRef) and isinstance(index, Literal) and (
                     (isinstance(index.value, int) and not isinstance(index.value, bool)) or isinstance(index.value, str)
-                )
-                if isinstance(node, FieldRef) and literal:
+                ):
                     node = FieldRef(node.path + (index.value,), node.pos)
                 else:
                     node = Index(node, index, pos)
@@ -742,8 +743,9 @@ def resolve_path(value: Any, path: tuple[Segment, ...]) -> Any:
         if not isinstance(value, dict):
             return None
         run = _name_run(path, i)
+        # the run holds str segments only (_name_run); no cast() call on this per-row path
         for k in range(run, 0, -1):
-            key = ".".join(path[i : i + k])
+            key = ".".join(path[i : i + k])  # type: ignore[arg-type]
             if key in value:
                 value = value[key]
                 i += k
@@ -771,6 +773,7 @@ class _RowEvaluator:
         if isinstance(node, FieldRef):
             return resolve_path(self.row, node.path)
         if isinstance(node, Call):
+            assert node.fn is not None  # compile_expression binds every call (_bind)
             return invoke(node.fn, self.ctx, [self.eval(a) for a in node.args])
         if isinstance(node, Binary):
             if node.op == "&&":
@@ -833,7 +836,7 @@ class _ArrowEvaluator:
 
     def field(self, path: tuple[Segment, ...]) -> Any:
         for k in range(_name_run(path, 0), 0, -1):
-            name = ".".join(path[:k])
+            name = ".".join(cast("tuple[str, ...]", path[:k]))  # _name_run counts str segments only
             if name in self.names:
                 return self.descend(self.column(name), path[k:])
         return Const(None)
@@ -862,7 +865,7 @@ class _ArrowEvaluator:
                 return Const(None)
             run = _name_run(path, i)
             for k in range(run, 0, -1):
-                name = ".".join(path[i : i + k])
+                name = ".".join(cast("tuple[str, ...]", path[i : i + k]))  # _name_run counts str segments only
                 if t.get_field_index(name) >= 0:
                     arr = pc.struct_field(arr, name)
                     i += k
@@ -879,6 +882,7 @@ class _ArrowEvaluator:
         if isinstance(node, FieldRef):
             return self.field(node.path), {}
         if isinstance(node, Call):
+            assert node.fn is not None  # compile_expression binds every call (_bind)
             return self.apply(node.fn, [self.eval(a) for a in node.args])
         if isinstance(node, Binary):
             if node.op in ("&&", "||"):

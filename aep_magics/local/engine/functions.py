@@ -1452,6 +1452,7 @@ def as_datetime(v: Any) -> _dt.datetime | None:
     if is_number(v):
         return _EPOCH + _dt.timedelta(milliseconds=int(v))
     text = to_str(v)
+    assert text is not None  # to_str gives None for None only
     for pattern in DEFAULT_DATE_FORMATS:
         parsed = parse_with_pattern(text, pattern)
         if parsed is not None:
@@ -1721,7 +1722,7 @@ def ts_array(v: Any, n: int) -> tuple[Any, dict[int, str]]:
         return v.cast(pa.int64()).cast(pa.timestamp("ms", "UTC")).cast(pa.timestamp("us", "UTC")), {}
     if _is_string(t):
         result, failed = parse_dates(v, DEFAULT_DATE_FORMATS)
-        values = v.to_pylist() if failed.any() else None
+        values: list[Any] = v.to_pylist() if failed.any() else []
         errs = {int(i): f"cannot parse {_q(values[i])} as a date" for i in np.flatnonzero(failed)}
         return result, errs
     raise Fallback

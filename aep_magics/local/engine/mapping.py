@@ -295,7 +295,11 @@ def compile_mappings(mappings: list[Mapping], source_columns: Iterable[str] | No
     problems = [p for _, group in checked for p in group]
     if problems:
         raise MappingError(problems)
-    return CompiledMappingSet(tuple(CompiledMapping(m, expression) for m, (expression, _) in zip(mappings, checked)))
+    compiled: list[CompiledMapping] = []
+    for m, (expression, _) in zip(mappings, checked):
+        assert expression is not None  # a mapping without problems has compiled (_compile_one)
+        compiled.append(CompiledMapping(m, expression))
+    return CompiledMappingSet(tuple(compiled))
 
 
 # --------------------------------------------------------------------------------------------------------------

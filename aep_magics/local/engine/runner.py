@@ -699,6 +699,7 @@ class RunExecution:
         }
         with self.platform.store.transaction():
             if batch_created:
+                assert self.batch_id is not None  # _execute sets it before it creates the batch
                 batch_errors = [{"code": code, "description": _code_message(code, stats.error_messages.get(code, "")),
                                  "rows": [], "recordCount": n} for code, n in sorted(stats.error_counts.items())]
                 update_batch_record(self.platform, self.tenant, self.batch_id, {
@@ -756,7 +757,7 @@ def build_plan(platform: Platform, tenant: Tenant, flow: dict[str, Any], run: di
         raise RunSetupError("The source connection has no tableName.")
     dataset_id = (tgt.doc.get("params") or {}).get("dataSetId")
     ds = store.get(tenant, "dataSet", dataset_id) if dataset_id else None
-    if ds is None:
+    if not dataset_id or ds is None:
         raise RunSetupError(f"The target dataset {dataset_id} does not exist.")
     delta = DEFAULT_DELTA_COLUMN
     mapping_ref = None

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -60,7 +61,7 @@ def cast_column(arr: pa.Array, target: pa.DataType) -> pa.Array:
 
 
 # -- schema -------------------------------------------------------------------------------------------------------------
-def resolve_dataset_schema(platform: Platform, tenant: Tenant, schema_id: str) -> dict[str, Any]:
+def resolve_dataset_schema(platform: Platform, tenant: Tenant, schema_id: str | None) -> dict[str, Any]:
     """The dataset's schema in AEP full form (``xed-full``): tenant schemas from the Schema Registry's store,
     standard ones from the vendored library."""
     from .. import xdm
@@ -71,7 +72,7 @@ def resolve_dataset_schema(platform: Platform, tenant: Tenant, schema_id: str) -
     try:
         from ..services import schemaregistry
     except ImportError:  # pragma: no cover - the registry is optional in unit tests
-        schemaregistry = None
+        schemaregistry = None  # type: ignore[assignment]
     resolver = getattr(schemaregistry, "resolved_schema", None) if schemaregistry else None
     if callable(resolver):
         resolved = resolver(platform, tenant, schema_id)
@@ -202,13 +203,14 @@ def coerce_array(arr: pa.Array, xdm_type: str, fmt: str | None) -> tuple[pa.Arra
     return arr, None
 
 
-def load_target_schema(platform: Platform, tenant: Tenant, schema_id: str, destinations: list[str]) -> TargetSchema:
+def load_target_schema(platform: Platform, tenant: Tenant, schema_id: str | None,
+                       destinations: list[str]) -> TargetSchema:
     return TargetSchema(resolve_dataset_schema(platform, tenant, schema_id), destinations)
 
 
 # -- mapping --------------------------------------------------------------------------------------------------------------
 def load_mapper(platform: Platform, tenant: Tenant, mapping_ref: dict[str, Any] | None, source_columns: list[str],
-                wanted: list[str], clock: Any, ids: Ids):
+                wanted: Sequence[str | None], clock: Any, ids: Ids):
     """``(mapper, source columns it reads, identity specs, destination paths)`` for the flow's Mapping
     transformation (the mapping set version the flow names). Without a Mapping transformation the selected
     source columns are copied to same-named destinations."""

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 from ..store import Tenant
 
 if TYPE_CHECKING:
+    from werkzeug.datastructures import Headers
+
     from ..platform import Platform
 
 
@@ -21,11 +23,20 @@ class Call:
     params: dict[str, str]                 # path parameters from the route
     query: Mapping[str, list[str]]         # every query parameter, repeated ones kept in order
     body: Any                              # parsed JSON body (None when there is none)
-    headers: Mapping[str, str]             # case-insensitive
+    headers: Mapping[str, str] | Headers   # case-insensitive
     tenant: Tenant                         # (org, sandbox) checked by the gateway
     client_id: str = ""                    # the API key (x-api-key) that made the call
     request_id: str = ""
     raw: bytes = b""
+
+    @overload
+    def arg(self, name: str) -> str | None: ...
+
+    @overload
+    def arg(self, name: str, default: str) -> str: ...
+
+    @overload
+    def arg(self, name: str, default: str | None) -> str | None: ...
 
     def arg(self, name: str, default: str | None = None) -> str | None:
         values = self.query.get(name)

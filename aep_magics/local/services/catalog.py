@@ -307,8 +307,10 @@ def _listing(call: Call, records: list[Record], extra: dict[str, Any] | None = N
                 raise _bad(f"Invalid orderBy {order!r}: use asc:<field> or desc:<field>, comma separated.")
             keys.append((fld, direction == "desc"))
         for fld, desc in reversed(keys):
-            items.sort(key=lambda t, f=fld: _sort_key({"id": t[0], **t[1].doc}.get(f) if f == "id"
-                                                      else _field(t[1].doc, f)), reverse=desc)
+            def sort_key(t: tuple[str, Record], f: str = fld) -> Any:
+                return _sort_key({"id": t[0], **t[1].doc}.get(f) if f == "id" else _field(t[1].doc, f))
+
+            items.sort(key=sort_key, reverse=desc)
     page = items[start:start + limit]
     props = [p.strip() for p in ",".join(call.args("properties")).split(",") if p.strip()]
     out: dict[str, Any] = {}

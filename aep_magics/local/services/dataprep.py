@@ -58,7 +58,7 @@ class _Problems(Exception):
 
 def _bad(detail: str, problems: list[dict[str, Any]] | None = None, title: str = "BadRequestError"
          ) -> ServiceError:
-    extra = {"report": {"errors": problems}} if problems is not None else {}
+    extra: dict[str, Any] = {"report": {"errors": problems}} if problems is not None else {}
     return errors.problem(400, title, detail, **extra)
 
 
@@ -268,9 +268,7 @@ class DataPrepService(Service):
         return f"{call.client_id}@AdobeID" if call.client_id else "aep-local@AdobeID"
 
     # -- checks -------------------------------------------------------------------------------------------------------
-    def _resolved(self, call: Call, schema_id: str | None) -> dict[str, Any]:
-        if not schema_id:
-            raise _bad("The mapping set has no target schema: give outputSchema.schemaRef.id (or xdmSchema).")
+    def _resolved(self, call: Call, schema_id: str) -> dict[str, Any]:
         from . import schemaregistry
 
         resolved = schemaregistry.resolved_schema(self.platform, call.tenant, schema_id, text=False)
@@ -284,6 +282,8 @@ class DataPrepService(Service):
         from ..xdm import find_path
 
         schema_id, content_type, mappings, problems = normalise_request(body)
+        if not schema_id:
+            raise _bad("The mapping set has no target schema: give outputSchema.schemaRef.id (or xdmSchema).")
         resolved = self._resolved(call, schema_id)
         schema_id = resolved.get("$id") or schema_id          # an altId given: store the $id
         for i, m in enumerate(mappings):

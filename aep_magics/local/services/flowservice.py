@@ -55,7 +55,7 @@ def _import_jsonschema() -> None:
     """
     if "jsonschema" in sys.modules or "rfc3987_syntax" in sys.modules:
         return
-    sys.modules["rfc3987_syntax"] = None  # type: ignore[assignment] - makes its import raise ImportError
+    sys.modules["rfc3987_syntax"] = None  # type: ignore[assignment]  # makes its import raise ImportError
     try:
         import jsonschema  # noqa: F401
     finally:
@@ -213,7 +213,7 @@ class FlowService(Service):
     def _conn_spec(self, call: Call, ref: Any) -> dict[str, Any]:
         parsed = _spec_ref(ref)
         spec = specs.connection_spec(parsed[0]) if parsed else None
-        if spec is None or (parsed[1] and parsed[1] != spec["version"]):
+        if parsed is None or spec is None or (parsed[1] and parsed[1] != spec["version"]):
             raise self._error(call, "1413-400", "Invalid request",
                               "The spec ID provided is  invalid. Please provide a valid spec ID and try again.")
         return spec
@@ -469,7 +469,7 @@ class FlowService(Service):
             raise self._invalid(call, f"invalid auth params for '{auth['specName']}': {problem}")
         # Secrets are never kept: only their masked placeholder is stored (and shown).
         for key in specs.secret_params(spec, auth["specName"]):
-            if key in params:
+            if params is not None and key in params:
                 params[key] = MASK
         return doc
 
@@ -673,7 +673,7 @@ class FlowService(Service):
     def _flow_spec(self, call: Call, ref: Any) -> dict[str, Any]:
         parsed = _spec_ref(ref)
         spec = specs.flow_spec(parsed[0]) if parsed else None
-        if spec is None or (parsed[1] and parsed[1] != spec["version"]):
+        if parsed is None or spec is None or (parsed[1] and parsed[1] != spec["version"]):
             raise self._error(call, "1413-400", "Invalid request",
                               "The spec ID provided is  invalid. Please provide a valid spec ID and try again.")
         return spec

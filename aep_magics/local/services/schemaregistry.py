@@ -116,7 +116,8 @@ def _normal_id(id_or_alt: str) -> str:
 
 
 def _tenant_record(platform: "Platform", tenant: Tenant, sid: str, kind: str | None = None) -> Record | None:
-    kinds = [kind] if kind else ([_kind_of_id(sid)] if _kind_of_id(sid) else list(RESOURCE_TYPE))
+    guessed = _kind_of_id(sid)
+    kinds = [kind] if kind else ([guessed] if guessed else list(RESOURCE_TYPE))
     for k in kinds:
         rec = platform.store.get(tenant, k, sid)
         if rec is not None:
@@ -157,15 +158,17 @@ def resolved_schema(platform: "Platform", tenant: Tenant, id_or_alt: str, *, tex
     sid = _normal_id(id_or_alt)
     c = _cache(platform)
     rec = _tenant_record(platform, tenant, sid)
+    key: tuple[Tenant | None, str, Any, Any, int, bool]
     if rec is not None:
         meta = rec.doc.get("meta:registryMetadata") or {}
         key = (tenant, sid, rec.doc.get("version"), meta.get("eTag"), c.generation.get(tenant, 0), text)
         doc = rec.doc
-    elif xlib.is_global(sid):
-        key = (None, sid, xlib.XDM_VERSION, None, 0, text)
-        doc = xlib.global_lookup(sid)
     else:
-        return None
+        shared = xlib.global_lookup(sid)      # None unless xlib.is_global(sid)
+        if shared is None:
+            return None
+        key = (None, sid, xlib.XDM_VERSION, None, 0, text)
+        doc = shared
     with c.lock:
         hit = c.resolved.get(key)
     if hit is None:
@@ -262,7 +265,7 @@ class SchemaRegistryService(Service):
 
     # -- Accept ----------------------------------------------------------------------------------------------------------
     @staticmethod
-    def _accept(call: Call) -> tuple[str | None, str | None, dict[str, str]]:
+    def _accept(call: Call) -> tuple[str | None, str, dict[str, str]]:
         raw = call.headers.get("Accept") or ""
         for part in raw.split(","):
             m = _ACCEPT_RE.match(part)
@@ -273,7 +276,7 @@ class SchemaRegistryService(Service):
                         k, v = p.split("=", 1)
                         params[k.strip().lower()] = v.strip()
                 return m.group("fam").lower(), (m.group("variant") or "").lower(), params
-        return None, None, {}
+        return None, "", {}
 
     def _list_accept(self, call: Call) -> str:
         fam, variant, params = self._accept(call)
@@ -389,6 +392,8 @@ class SchemaRegistryService(Service):
         self._check_version(call, seg, rec.id)
         if full:
             out = resolved_schema(self.platform, call.tenant, rec.id, text=text)
+            if out is None:  # deleted by a concurrent request since _tenant_rec
+                raise self._not_found(call, seg, rec.id)
             out.pop("refs", None)
         else:
             out = xres.resolve({k: v for k, v in rec.doc.items() if k != "refs"}, full=False, text=text)
@@ -539,7 +544,8 @@ class SchemaRegistryService(Service):
             raise self._bad(call, "The patched resource must be a JSON object.")
         if TENANT_KINDS[seg] == "schema":
             # ``meta:extends`` additions without a matching ``allOf`` member still compose the resource in
-            members = patched.get("allOf") if isinstance(patched.get("allOf"), list) else []
+            all_of = patched.get("allOf")
+            members: list[Any] = all_of if isinstance(all_of, list) else []
             listed = {m.get("$ref") for m in members if isinstance(m, dict)}
             old_ext = set(rec.doc.get("meta:extends") or [])
             for ref in patched.get("meta:extends") or []:
@@ -609,7 +615,7 @@ class SchemaRegistryService(Service):
     # -- descriptors ------------------------------------------------------------------------------------------------------
     def _descriptor_accept(self, call: Call) -> tuple[str, bool]:
         fam, variant, params = self._accept(call)
-        v2 = variant.startswith("v2") if variant is not None else False
+        v2 = variant.startswith("v2")
         rest = variant[2:].lstrip("-") if v2 else variant
         if fam != "xdm" or rest not in ("", "id", "link") or "version" in params:
             shown = call.headers.get("Accept") or ""

@@ -331,13 +331,15 @@ class ShopStore:
                     idx = np.arange(lo, min(o_end, lo + CHUNK_ROWS), dtype=np.int64)
                     created = G.segment_times(h, "o.t", oseg, idx)
                     ev = G.order_events(h, idx, created)
-                    ri, rt, rk = [], [], []
+                    ri_parts: list[np.ndarray] = []
+                    rt_parts: list[np.ndarray] = []
+                    rk_parts: list[np.ndarray] = []
                     for k, times in enumerate((created, ev["t_cap"], ev["t_ful"], ev["t_ref"])):
                         sel = (times > a) & (times <= b)
-                        ri.append(idx[sel])
-                        rt.append(times[sel])
-                        rk.append(np.full(int(sel.sum()), k, dtype=np.int64))
-                    ri, rt, rk = np.concatenate(ri), np.concatenate(rt), np.concatenate(rk)
+                        ri_parts.append(idx[sel])
+                        rt_parts.append(times[sel])
+                        rk_parts.append(np.full(int(sel.sum()), k, dtype=np.int64))
+                    ri, rt, rk = np.concatenate(ri_parts), np.concatenate(rt_parts), np.concatenate(rk_parts)
                     if not len(ri):
                         continue
                     order = np.lexsort((rk, ri, rt))
@@ -639,26 +641,25 @@ class _Writer:
         self.rows = 0
         self._w: pq.ParquetWriter | None = None
 
-    def _open(self, schema: pa.Schema) -> None:
+    def _open(self, schema: pa.Schema) -> pq.ParquetWriter:
         dict_cols = [n for n, k in self.columns if k == "str" and n not in _HIGH_CARDINALITY]
         self._w = pq.ParquetWriter(
             self.path, schema, compression=COMPRESSION, use_dictionary=dict_cols,
             write_statistics=[n for n, k in self.columns if k in ("int", "ts", "date")])
+        return self._w
 
     def write(self, tbl: pa.Table) -> None:
         if tbl.num_rows:
-            if self._w is None:
-                self._open(tbl.schema)
-            self._w.write_table(tbl, row_group_size=max(tbl.num_rows, 1))
+            w = self._w if self._w is not None else self._open(tbl.schema)
+            w.write_table(tbl, row_group_size=max(tbl.num_rows, 1))
             self.rows += tbl.num_rows
 
     def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc) -> None:
-        if self._w is None:
-            self._open(G.arrow_schema(self.columns))
-        self._w.close()
+        w = self._w if self._w is not None else self._open(G.arrow_schema(self.columns))
+        w.close()
 
 
 _MIN_READ_BATCH = 32_768

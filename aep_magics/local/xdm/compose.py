@@ -153,12 +153,12 @@ def _resolve(node: Any, doc: dict[str, Any], lookup: Lookup, stack: tuple[str, .
                 _GLOBAL_CACHE[key] = resolved
         else:
             resolved = _resolve(target, target_doc, lookup, stack + (key,))
-        out = {k: v for k, v in resolved.items() if k not in RESOURCE_KEYS}
+        merged = {k: v for k, v in resolved.items() if k not in RESOURCE_KEYS}
         for k, v in siblings.items():
-            if k in ("type", "meta:xdmType") and k in out:
+            if k in ("type", "meta:xdmType") and k in merged:
                 continue
-            out[k] = v
-        return out
+            merged[k] = v
+        return merged
     out: dict[str, Any] = {}
     props: dict[str, Any] | None = None
     required: list[Any] = []
@@ -490,7 +490,7 @@ def flatten(resolved: dict[str, Any], *, containers: bool = False) -> list[FlatF
 # --------------------------------------------------------------------------------------------------------------------
 # Data Prep paths and coercion
 # --------------------------------------------------------------------------------------------------------------------
-_SEG_RE = re.compile(r"^(?P<name>.*?)(?P<idx>(\[[^\]]*\])*)$")
+_SEG_RE = re.compile(r"^(?P<name>.*?)(?P<idx>(\[[^\]]*\])*)$", re.DOTALL)   # matches every segment
 
 
 def split_path(path: str) -> list[tuple[str, list[str]]]:
@@ -528,6 +528,7 @@ def split_path(path: str) -> list[tuple[str, list[str]]]:
             out.append((name, idx))
             continue
         m = _SEG_RE.match(seg)
+        assert m is not None
         name, idx = m.group("name"), re.findall(r"\[([^\]]*)\]", m.group("idx"))
         if name.startswith("<") and name.endswith(">"):
             name = "*"

@@ -132,7 +132,7 @@ def _strictify(node: Any) -> Any:
         return [_strictify(x) for x in node]
     if not isinstance(node, dict):
         return node
-    out = {}
+    out: dict[str, Any] = {}
     for k, v in node.items():
         if k in ("title", "description", "examples", "meta:enum", "default"):
             continue
