@@ -297,12 +297,20 @@ def _int(value: Any) -> int | None:
         return None
 
 
+def record_counts(run: dict[str, Any]) -> tuple[int | None, int | None, int | None]:
+    """A run's records in, out and failed (``metrics.recordSummary``); None where the run does not say."""
+    return (_int(get_path(run, "metrics.recordSummary.inputRecordCount")),
+            _int(get_path(run, "metrics.recordSummary.outputRecordCount")),
+            _int(get_path(run, "metrics.recordSummary.failedRecordCount")))
+
+
 def run_row(run: dict[str, Any]) -> dict[str, Any]:
     started = get_path(run, "metrics.durationSummary.startedAtUTC")
     completed = get_path(run, "metrics.durationSummary.completedAtUTC")
     duration = None
     if _int(started) is not None and _int(completed) is not None:
         duration = f"{(int(completed) - int(started)) / 1000:.1f} s"
+    records_in, records_out, failed = record_counts(run)
     errors = list(get_path(run, "metrics.statusSummary.errors") or [])
     for activity in run.get("activities") or []:
         errors.extend(get_path(activity, "statusSummary.errors") or [])
@@ -316,9 +324,9 @@ def run_row(run: dict[str, Any]) -> dict[str, Any]:
         "id": run.get("id"),
         "status": run_status(run),
         "started": epoch_text(started) if started is not None else "",
-        "records in": _int(get_path(run, "metrics.recordSummary.inputRecordCount")),
-        "records out": _int(get_path(run, "metrics.recordSummary.outputRecordCount")),
-        "failed": _int(get_path(run, "metrics.recordSummary.failedRecordCount")),
+        "records in": records_in,
+        "records out": records_out,
+        "failed": failed,
         "duration": duration,
         "errors": ", ".join(codes),
         "_started": _int(started) or 0,
@@ -355,9 +363,8 @@ class RunsResult(ListResult):
         counts = ", ".join(f"{n} {s}" for s, n in sorted(self.counts().items()))
         totals = [0, 0, 0]
         for run in self.items:
-            summary = get_path(run, "metrics.recordSummary") or {}
-            for i, key in enumerate(("inputRecordCount", "outputRecordCount", "failedRecordCount")):
-                totals[i] += _int(summary.get(key) if isinstance(summary, dict) else None) or 0
+            for i, count in enumerate(record_counts(run)):
+                totals[i] += count or 0
         return f"{counts}; records in {totals[0]:,}, out {totals[1]:,}, failed {totals[2]:,}"
 
     def _extra_html(self) -> str:
