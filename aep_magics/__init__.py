@@ -12,13 +12,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 __all__ = [
     "AEPClient",
     "AEPSession",
     "Profile",
     "load_profile",
+    "promotion_activity",
+    "run_batch_ids",
     "load_ipython_extension",
     "unload_ipython_extension",
     "__version__",
@@ -27,6 +29,7 @@ __all__ = [
 if TYPE_CHECKING:  # pragma: no cover
     from .api import AEPClient
     from .config import Profile, load_profile
+    from .runs import promotion_activity, run_batch_ids
     from .http import AEPSession
 
 _LAZY = {
@@ -34,6 +37,8 @@ _LAZY = {
     "AEPSession": ("aep_magics.http", "AEPSession"),
     "Profile": ("aep_magics.config", "Profile"),
     "load_profile": ("aep_magics.config", "load_profile"),
+    "promotion_activity": ("aep_magics.runs", "promotion_activity"),
+    "run_batch_ids": ("aep_magics.runs", "run_batch_ids"),
 }
 
 

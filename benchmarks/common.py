@@ -309,7 +309,7 @@ def run_doc(flow_id: str, run_id: str, now: int, i: int, tenant: Any) -> dict[st
             "sizeSummary": {"inputBytes": records * 310, "outputBytes": records * 290},
             "fileSummary": {"inputFileCount": 1, "outputFileCount": 1},
         },
-        "activities": [{"id": "copyActivity", "updatedAtUTC": done,
+        "activities": [{"id": "4f008a00-3a04-11eb-adc1-0242ac120002", "name": "Copy Activity", "updatedAtUTC": done,
                         "durationSummary": {"startedAtUTC": started, "completedAtUTC": done},
                         "recordSummary": {"inputRecordCount": records, "outputRecordCount": records - failed},
                         "statusSummary": {"status": "success", "errors": []}}],

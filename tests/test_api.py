@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import copy
 import json
 from urllib.parse import quote
 
@@ -10,6 +11,7 @@ import pytest
 from helpers.fake_platform import FakePlatform, Reply, profile_for
 
 from aep_magics.api import AEPClient
+from aep_magics.api.flowservice import promotion_activity, run_batch_ids
 from aep_magics.errors import AEPError, InputError, NotFoundError
 from aep_magics.http import AEPSession
 
@@ -272,3 +274,173 @@ def test_sandboxes(fake, client):
     assert client.sandboxes.create("new", "New")["state"] == "creating"
     assert fake.calls("POST", f"{SBX}/sandboxes")[0].json() == {"name": "new", "title": "New", "type": "development"}
     assert client.sandboxes.delete("dev")["state"] == "deleted"
+
+
+# -- run objects: both documented shapes ---------------------------------------------------------------------------
+# The run of "Monitor dataflows" for sources, verbatim
+# (https://experienceleague.adobe.com/en/docs/experience-platform/sources/tutorials/api/monitor): activities named by id.
+DOC_RUNS_OLD = json.loads(r"""
+
+{
+    "items": [
+        {
+            "createdAt": 1596656079576,
+            "updatedAt": 1596656113526,
+            "createdBy": "{CREATED_BY}",
+            "updatedBy": "{UPDATED_BY}",
+            "createdClient": "{CREATED_CLIENT}",
+            "updatedClient": "{UPDATED_CLIENT}",
+            "sandboxId": "1bd86660-c5da-11e9-93d4-6d5fc3a66a8e",
+            "sandboxName": "prod",
+            "id": "9830305a-985f-47d0-b030-5a985fd7d004",
+            "flowId": "c9cef9cb-c934-4467-8ef9-cbc934546741",
+            "etag": "\"b8003af1-0000-0200-0000-5f2b09f10000\"",
+            "metrics": {
+                "durationSummary": {"startedAtUTC": 1596656058198, "completedAtUTC": 1596656113306},
+                "sizeSummary": {"inputBytes": 24012, "outputBytes": 17128},
+                "recordSummary": {"inputRecordCount": 100, "outputRecordCount": 99, "failedRecordCount": 1},
+                "fileSummary": {"inputFileCount": 1, "outputFileCount": 1, "activityRefs": ["promotionActivity"]},
+                "statusSummary": {
+                    "status": "success",
+                    "errors": [{"code": "CONNECTOR-2001-500", "message": "Error occurred at promotion activity."}],
+                    "activityRefs": ["promotionActivity"]
+                }
+            },
+            "activities": [
+                {
+                    "id": "copyActivity",
+                    "updatedAtUTC": 1596656095088,
+                    "durationSummary": {
+                        "startedAtUTC": 1596656058198,
+                        "completedAtUTC": 1596656089650,
+                        "extensions": {"windowStart": 1596653708000, "windowEnd": 1596655508000}
+                    },
+                    "sizeSummary": {"inputBytes": 24012, "outputBytes": 24012},
+                    "recordSummary": {},
+                    "fileSummary": {"inputFileCount": 1, "outputFileCount": 1},
+                    "statusSummary": {"status": "success", "extensions": {"type": "one-time"}},
+                    "sourceInfo": [
+                        {
+                            "id": "c0e18602-f9ea-44f9-a186-02f9ea64f9ac",
+                            "type": "SourceConnection",
+                            "reference": {"type": "AdfRunId", "ids": ["8a8eb0cc-e283-4605-ac70-65a5adb1baef"]}
+                        }
+                    ]
+                },
+                {
+                    "id": "promotionActivity",
+                    "updatedAtUTC": 1596656113485,
+                    "durationSummary": {"startedAtUTC": 1596656095333, "completedAtUTC": 1596656113306},
+                    "sizeSummary": {"inputBytes": 24012, "outputBytes": 17128},
+                    "recordSummary": {"inputRecordCount": 100, "outputRecordCount": 99, "failedRecordCount": 1},
+                    "fileSummary": {
+                        "inputFileCount": 2,
+                        "outputFileCount": 1,
+                        "extensions": {"manifest": {"fileInfo": "https://platform.adobe.io/data/foundation/export/batches/01EF01X41KJD82Y9ZX6ET54PCZ/meta?path=input_files"}}
+                    },
+                    "statusSummary": {
+                        "status": "success",
+                        "errors": [{"code": "CONNECTOR-2001-500", "message": "Error occurred at promotion activity."}],
+                        "extensions": {
+                            "manifest": {
+                                "failedRecords": "https://platform.adobe.io/data/foundation/export/batches/01EF01X41KJD82Y9ZX6ET54PCZ/meta?path=row_errors",
+                                "sampleErrors": "https://platform.adobe.io/data/foundation/export/batches/01EF01X41KJD82Y9ZX6ET54PCZ/meta?path=row_error_samples.json"
+                            },
+                            "errors": [
+                                {"code": "INGEST-1212-400", "message": "Encountered 1 errors in the data. Successfully ingested 99 rows. Review the associated diagnostic files for additional details."},
+                                {"code": "MAPPER-3700-400", "recordCount": 1, "message": "Mapper Transform Error"}
+                            ]
+                        }
+                    },
+                    "targetInfo": [
+                        {
+                            "id": "47166b83-01c7-4b65-966b-8301c70b6562",
+                            "type": "TargetConnection",
+                            "reference": {"type": "Batch", "ids": ["01EF01X41KJD82Y9ZX6ET54PCZ"]}
+                        }
+                    ]
+                }
+            ]
+        }
+    ],
+    "_links": {}
+}
+""")
+# The run of the newer "Monitor dataflows" API page, verbatim
+# (https://experienceleague.adobe.com/en/docs/experience-platform/dataflows/api/monitor): UUID ids and names; the batch
+# shows only in the promotion activity's manifest link.
+DOC_RUNS_NEW = json.loads(r"""
+
+{
+    "items": [
+        {
+            "id": "65b7cfcc-6b2e-47c8-8194-13005b792752",
+            "createdAt": 1607520228894,
+            "updatedAt": 1607520276948,
+            "createdBy": "{CREATED_BY}",
+            "updatedBy": "{UPDATED_BY}",
+            "createdClient": "{CREATED_CLIENT}",
+            "updatedClient": "{UPDATED_CLIENT}",
+            "sandboxId": "{SANDBOX_ID}",
+            "sandboxName": "prod",
+            "imsOrgId": "{ORG_ID}",
+            "flowId": "f00c8762-df2f-432b-a7d7-38999fef5e8e",
+            "etag": "\"560266dc-0000-0200-0000-5fd0d0140000\"",
+            "metrics": {
+                "durationSummary": {"startedAtUTC": 1607520205922, "completedAtUTC": 1607520262413},
+                "sizeSummary": {"inputBytes": 87885, "outputBytes": 56730},
+                "recordSummary": {"inputRecordCount": 26758, "outputRecordCount": 26758, "failedRecordCount": 0},
+                "fileSummary": {"inputFileCount": 11, "outputFileCount": 11, "activityRefs": ["37b34f84-1ada-11eb-adc1-0242ac120002"]},
+                "statusSummary": {"status": "success"}
+            },
+            "activities": [
+                {
+                    "id": "4f008a00-3a04-11eb-adc1-0242ac120002",
+                    "name": "Copy Activity",
+                    "updatedAtUTC": 0,
+                    "durationSummary": {"startedAtUTC": 1607520205922, "completedAtUTC": 1607520236968},
+                    "sizeSummary": {"inputBytes": 87885, "outputBytes": 87885},
+                    "recordSummary": {"inputRecordCount": 26758, "outputRecordCount": 26758},
+                    "fileSummary": {"inputFileCount": 11, "outputFileCount": 11},
+                    "statusSummary": {"status": "success"}
+                },
+                {
+                    "id": "37b34f84-1ada-11eb-adc1-0242ac120002",
+                    "name": "Promotion Activity",
+                    "updatedAtUTC": 0,
+                    "durationSummary": {"startedAtUTC": 1607520244985, "completedAtUTC": 1607520262413},
+                    "sizeSummary": {"inputBytes": 26758, "outputBytes": 56730},
+                    "recordSummary": {"inputRecordCount": 26758, "outputRecordCount": 26758, "failedRecordCount": 0},
+                    "fileSummary": {
+                        "inputFileCount": 11,
+                        "outputFileCount": 2,
+                        "extensions": {"manifest": {"fileInfo": "https://platform.adobe.io/data/foundation/export/batches/01ES3TRN69E9W2DZ770XCGYAH1/meta?path=input_files", "pathPrefix": "bucket1/csv_test/"}}
+                    },
+                    "statusSummary": {"status": "success"}
+                }
+            ]
+        }
+    ]
+}
+""")
+
+
+def test_run_batch_ids_reads_the_older_documented_run():
+    (run,) = DOC_RUNS_OLD["items"]
+    assert run_batch_ids(run) == ["01EF01X41KJD82Y9ZX6ET54PCZ"]
+    assert promotion_activity(run)["id"] == "promotionActivity"
+
+
+def test_run_batch_ids_reads_the_newer_documented_run():
+    (run,) = DOC_RUNS_NEW["items"]
+    assert run_batch_ids(run) == ["01ES3TRN69E9W2DZ770XCGYAH1"]
+    assert promotion_activity(run)["id"] == "37b34f84-1ada-11eb-adc1-0242ac120002"
+
+
+def test_run_batch_ids_reads_the_spec_spelling_and_runs_without_a_batch():
+    (run,) = copy.deepcopy(DOC_RUNS_OLD["items"])
+    run["activites"] = run.pop("activities")                   # flow-service.yaml FlowRunItemDTO's spelling
+    assert run_batch_ids(run) == ["01EF01X41KJD82Y9ZX6ET54PCZ"]
+    assert run_batch_ids({"id": "r", "activities": []}) == []   # a new ad hoc run: nothing promoted yet
+    copy_only = {"activities": [DOC_RUNS_NEW["items"][0]["activities"][0]]}
+    assert promotion_activity(copy_only) is None and run_batch_ids(copy_only) == []

@@ -30,7 +30,7 @@ from aep_magics.api import AEPClient
 from aep_magics.auth import Secret
 from aep_magics.config import Profile
 from aep_magics.http import AEPSession
-from aep_magics.local.engine import datalake, runner
+from aep_magics.local.engine import datalake, recovery, runner
 from aep_magics.local.ids import DETERMINISTIC_EPOCH_MS
 from aep_magics.local.platform import DEV_CLIENT_ID, DEV_CLIENT_SECRET, DEV_ORG_ID
 from aep_magics.local.shopify import ShopStore
@@ -151,8 +151,9 @@ def test_kill_9_mid_run_then_restart(tmp_path: Path):
 
         table = pq.read_table(io.BytesIO(data_bytes))
         assert table.num_rows == rec["outputRecordCount"] == rec["inputRecordCount"] - rec["failedRecordCount"]
+        # batch ingestion checks no format: the e-mails land as the store holds them, malformed ones included
         emails = [e for e in table.column("personalEmail").combine_chunks().field("address").to_pylist() if e]
-        assert all(EMAIL.match(e) for e in emails[:1000])
+        assert emails and any(not EMAIL.match(e) for e in emails)
     finally:
         _stop(proc)
 
@@ -193,7 +194,7 @@ def test_crash_between_publish_and_catalog_update(tmp_path: Path, monkeypatch):
         lake = datalake.DataLake(aep.platform.lake_dir)
         assert lake.data_files(_tenant(aep), ids["dataset"], batch.id)
 
-        counts = datalake.recover(aep.platform)
+        counts = recovery.recover(aep.platform)
         assert counts == {"staging": 0, "batches": 1, "runs": 1}
         assert lake.data_files(_tenant(aep), ids["dataset"], batch.id) == []
         assert aep.platform.store.get(_tenant(aep), "batch", batch.id).doc["status"] == "failed"
@@ -210,7 +211,7 @@ def test_crash_between_publish_and_catalog_update(tmp_path: Path, monkeypatch):
         rows = kit.read_batch(kit.batch_ids(done)[0])
         source = aep.platform.shop.read(ORDERS, columns=["Email"], window=(
             None, done["activities"][0]["durationSummary"]["extensions"]["windowEnd"] // 1000)).to_pylist()
-        assert len(rows) == sum(1 for r in source if r["Email"] is None or EMAIL.match(r["Email"]))
+        assert len(rows) == len(source)
     finally:
         aep.stop()
 
@@ -224,12 +225,12 @@ def _tenant(aep):
 def test_recover_is_a_no_op_on_a_clean_platform(tmp_path: Path):
     aep = local.start(data_dir=tmp_path / "aep", seed=6)
     try:
-        assert datalake.recover(aep.platform) == {"staging": 0, "batches": 0, "runs": 0}
+        assert recovery.recover(aep.platform) == {"staging": 0, "batches": 0, "runs": 0}
         # a leftover staging directory of an unknown batch is removed
         d = aep.platform.lake_dir / "org" / "prod" / "0123456789abcdef01234567" / ".staging-01EF01X41KJD82Y9ZX6ET54PCZ"
         d.mkdir(parents=True)
         (d / "part-00000.parquet").write_bytes(b"PAR1")
-        assert datalake.recover(aep.platform)["staging"] == 1
+        assert recovery.recover(aep.platform)["staging"] == 1
         assert not d.exists()
         json.dumps(aep.platform.store.get_meta("clock"))
     finally:

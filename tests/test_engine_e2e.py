@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 from conftest import Raw
 
-from aep_magics import local
+from aep_magics import local, run_batch_ids
 from aep_magics.api import AEPClient
 from aep_magics.http import AEPSession
 
@@ -35,6 +35,19 @@ TUTORIAL_MAPPINGS = [
 PROFILE_GROUPS = ["https://ns.adobe.com/xdm/context/profile-person-details",
                   "https://ns.adobe.com/xdm/context/profile-personal-details"]
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")      # XDM format "email", written by hand for the comparison
+#: The shipping address' coordinates: XDM's geo coordinates range-check them (latitude ±90, longitude ±180).
+COORD_COLUMNS = ["Shipping_Address_Latitude", "Shipping_Address_Longitude"]
+COORD_MAPPINGS = [
+    {"destinationXdmPath": "shippingAddress._schema.latitude", "sourceAttribute": "Shipping_Address_Latitude",
+     "identity": False, "version": 0},
+    {"destinationXdmPath": "shippingAddress._schema.longitude", "sourceAttribute": "Shipping_Address_Longitude",
+     "identity": False, "version": 0},
+]
+
+
+def _out_of_range(row: dict[str, Any]) -> bool:
+    lat, lon = row["Shipping_Address_Latitude"], row["Shipping_Address_Longitude"]
+    return (lat is not None and not -90 <= lat <= 90) or (lon is not None and not -180 <= lon <= 180)
 
 
 class Kit:
@@ -106,8 +119,7 @@ class Kit:
         return sorted(runs, key=lambda r: r["createdAt"])
 
     def batch_ids(self, run: dict[str, Any]) -> list[str]:
-        promo = next(a for a in run["activities"] if a["id"] == "promotionActivity")
-        return promo["targetInfo"][0]["reference"]["ids"]
+        return run_batch_ids(run)
 
     def read_batch(self, batch_id: str) -> list[dict[str, Any]]:
         rows: list[dict[str, Any]] = []
@@ -149,22 +161,29 @@ def test_tutorial_flow_copies_maps_and_validates(kit: Kit):
     metrics = run["metrics"]
     assert metrics["statusSummary"]["status"] == "success"
     assert set(metrics) >= {"durationSummary", "sizeSummary", "recordSummary", "fileSummary", "statusSummary"}
-    assert [a["id"] for a in run["activities"]] == ["copyActivity", "promotionActivity"]
+    # the newer documented shape: UUID ids, names, and activityRefs naming the promotion activity's id
+    assert [a["name"] for a in run["activities"]] == ["Copy Activity", "Promotion Activity"]
+    copy_id, promo_id = (a["id"] for a in run["activities"])
+    assert all(re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", i) for i in (copy_id, promo_id))
+    assert copy_id != promo_id
+    assert metrics["fileSummary"]["activityRefs"] == metrics["statusSummary"]["activityRefs"] == [promo_id]
+    assert run["activities"][1]["targetInfo"][0]["reference"]["type"] == "Batch"
     ws, we = _window(run)
     assert ws == 0 and we > 0
 
-    # the source rows, mapped by hand: Email -> personalEmail.address, Shipping_Address_Phone -> mobilePhone.number
+    # the source rows, mapped by hand: Email -> personalEmail.address, Shipping_Address_Phone -> mobilePhone.number.
+    # Batch ingestion checks no format: the malformed e-mails are ingested as they are.
     source = _source(kit, run, ["Email", "Shipping_Address_Phone"])
-    good = [r for r in source if r["Email"] is None or EMAIL.match(r["Email"])]
-    bad = [r for r in source if r["Email"] is not None and not EMAIL.match(r["Email"])]
-    assert bad, "the sample store has malformed e-mails"
+    assert any(r["Email"] is not None and not EMAIL.match(r["Email"]) for r in source), "no malformed e-mail"
     rec = metrics["recordSummary"]
-    assert rec == {"inputRecordCount": len(source), "outputRecordCount": len(good), "failedRecordCount": len(bad)}
+    assert rec == {"inputRecordCount": len(source), "outputRecordCount": len(source), "failedRecordCount": 0}
+    assert "errors" not in metrics["statusSummary"]
+    assert "extensions" not in run["activities"][1]["statusSummary"]
 
     expected = sorted(
         ({"personalEmail": {"address": r["Email"]} if r["Email"] is not None else None,
           "mobilePhone": {"number": r["Shipping_Address_Phone"]} if r["Shipping_Address_Phone"] is not None else None}
-         for r in good), key=json.dumps)
+         for r in source), key=json.dumps)
     (batch_id,) = kit.batch_ids(run)
     got = sorted(kit.read_batch(batch_id), key=json.dumps)
     assert got == expected
@@ -172,16 +191,40 @@ def test_tutorial_flow_copies_maps_and_validates(kit: Kit):
     batch = kit.client.catalog.get_batch(batch_id)
     batch = batch.get(batch_id, batch)
     assert batch["status"] == "success"
-    assert batch["recordCount"] == len(good) and batch["failedRecordCount"] == len(bad)
+    assert batch["recordCount"] == len(source) and batch["failedRecordCount"] == 0
     assert {"type": "dataSet", "id": ids["dataset"]} in batch["relatedObjects"]
     dataset = kit.client.catalog.get_dataset(ids["dataset"])
     dataset = dataset.get(ids["dataset"], dataset)
     assert dataset["lastBatchId"] == batch_id and dataset["lastBatchStatus"] == "success"
 
-    # failed records are reported with their reason, never dropped silently
+    flow = kit.client.flow.get_flow(ids["flow"])
+    assert flow["lastRunDetails"]["id"] == run["id"] and flow["lastRunDetails"]["state"] == "success"
+
+
+def test_out_of_range_records_fail_with_their_diagnostics(kit: Kit):
+    """Ranges are a batch ingestion check: coordinates out of range fail their record, which is reported with its
+    reason, never dropped silently."""
+    ids = kit.flow(columns=COORD_COLUMNS, mappings=COORD_MAPPINGS,
+                   options={"errorDiagnosticsEnabled": True, "partialIngestionPercent": 10}, name="coordinates")
+    kit.idle()
+    (run,) = kit.runs(ids["flow"])
+    metrics = run["metrics"]
+    assert metrics["statusSummary"]["status"] == "success"
+    source = _source(kit, run, COORD_COLUMNS)
+    good = [r for r in source if not _out_of_range(r)]
+    bad = [r for r in source if _out_of_range(r)]
+    assert bad, "the sample store has coordinates out of range"
+    rec = metrics["recordSummary"]
+    assert rec == {"inputRecordCount": len(source), "outputRecordCount": len(good), "failedRecordCount": len(bad)}
+    (batch_id,) = kit.batch_ids(run)
+    assert len(kit.read_batch(batch_id)) == len(good)
+    batch = kit.client.catalog.get_batch(batch_id)
+    batch = batch.get(batch_id, batch)
+    assert batch["recordCount"] == len(good) and batch["failedRecordCount"] == len(bad)
+
     promo = run["activities"][1]
     codes = {e["code"]: e for e in promo["statusSummary"]["extensions"]["errors"]}
-    assert codes["INGEST-1402-400"]["recordCount"] == len(bad)
+    assert codes["INGEST-1405-400"]["recordCount"] == len(bad)
     manifest = promo["statusSummary"]["extensions"]["manifest"]
     assert manifest["failedRecords"] == f"{kit.aep.url}{EXPORT}/batches/{batch_id}/meta?path=row_errors"
     listing = kit.raw("GET", f"{EXPORT}/batches/{batch_id}/meta", params={"path": "row_errors"}).json()
@@ -189,22 +232,21 @@ def test_tutorial_flow_copies_maps_and_validates(kit: Kit):
     for item in listing["data"]:
         body = kit.raw("GET", f"{EXPORT}/batches/{batch_id}/meta", params={"path": item["name"]}).content
         lines += [json.loads(x) for x in body.decode().splitlines() if x]
-    assert sorted(x["record"]["Email"] for x in lines) == sorted(r["Email"] for r in bad)
+    key = lambda r: (r["Shipping_Address_Latitude"], r["Shipping_Address_Longitude"])  # noqa: E731
+    assert sorted(key(x["record"]) for x in lines) == sorted(key(r) for r in bad)
     for x in lines:
-        assert x["_errors"] == [{"code": "INGEST-1402-400", "columnName": "personalEmail.address",
-                                 "message": x["_errors"][0]["message"]}]
-        assert "email" in x["_errors"][0]["message"]
+        assert x["_errors"] and {e["code"] for e in x["_errors"]} == {"INGEST-1405-400"}
+        assert {e["columnName"] for e in x["_errors"]} <= {"shippingAddress._schema.latitude",
+                                                           "shippingAddress._schema.longitude"}
+        assert "out of range" in x["_errors"][0]["message"]
     samples = kit.raw("GET", f"{EXPORT}/batches/{batch_id}/meta", params={"path": "row_error_samples.json"}).json()
     assert samples["failedRecordCount"] == len(bad) and samples["samples"]
     info = kit.raw("GET", f"{EXPORT}/batches/{batch_id}/meta", params={"path": "input_files"}).json()
     assert info["data"][0]["name"] == "input_files/part-00000.json"
 
-    flow = kit.client.flow.get_flow(ids["flow"])
-    assert flow["lastRunDetails"]["id"] == run["id"] and flow["lastRunDetails"]["state"] == "success"
-
 
 def test_partial_ingestion_threshold_exceeded_fails_the_run(kit: Kit):
-    ids = kit.flow(columns=["Email", "Shipping_Address_Phone"],
+    ids = kit.flow(columns=COORD_COLUMNS, mappings=COORD_MAPPINGS,
                    options={"errorDiagnosticsEnabled": True, "partialIngestionPercent": 0.1}, name="strict")
     kit.idle()
     (run,) = kit.runs(ids["flow"])
@@ -221,9 +263,9 @@ def test_partial_ingestion_threshold_exceeded_fails_the_run(kit: Kit):
 
 
 def test_partial_ingestion_threshold_not_exceeded_and_off(kit: Kit):
-    lenient = kit.flow(columns=["Email"], mappings=TUTORIAL_MAPPINGS[:1],
+    lenient = kit.flow(columns=COORD_COLUMNS, mappings=COORD_MAPPINGS,
                        options={"partialIngestionPercent": 50}, name="lenient")
-    off = kit.flow(columns=["Email"], mappings=TUTORIAL_MAPPINGS[:1], name="no-partial")
+    off = kit.flow(columns=COORD_COLUMNS, mappings=COORD_MAPPINGS, name="no-partial")
     kit.idle()
     (ok,) = kit.runs(lenient["flow"])
     assert ok["metrics"]["statusSummary"]["status"] == "success"
@@ -261,6 +303,33 @@ def test_identity_mappings_and_expressions(kit: Kit):
             assert row["personalEmail"] == {"address": email}
             assert row["identityMap"] == [("Email", [{"id": email, "primary": True}])]
         assert row["person"]["name"]["fullName"] == f"{src['Customer_First_Name']} {src['Customer_Last_Name']}"
+
+
+def test_invalid_ecids_are_skipped_not_failed(kit: Kit):
+    """An ECID is exactly 38 digits; a record whose ECID breaks the rule is skipped (Adobe's *Data quality* page,
+    https://experienceleague.adobe.com/en/docs/experience-platform/ingestion/quality/overview)."""
+    ecid = 'iif(Order_Number % 10 == 0, concat("ecid-", Order_Id), concat("1000000000000000000000000", Order_Id))'
+    mappings = [
+        {"destinationXdmPath": "personID", "sourceAttribute": ecid, "identity": True, "primaryIdentity": True,
+         "namespaceCode": "ECID"},
+        {"destinationXdmPath": "person.name.firstName", "sourceAttribute": "Customer_First_Name"},
+    ]
+    groups = ["https://ns.adobe.com/xdm/context/identitymap", *PROFILE_GROUPS]
+    ids = kit.flow(columns=["Order_Id", "Order_Number", "Customer_First_Name"], mappings=mappings, groups=groups,
+                   name="ecid")
+    kit.idle()
+    (run,) = kit.runs(ids["flow"])
+    rec = run["metrics"]["recordSummary"]
+    source = _source(kit, run, ["Order_Number"])
+    skipped = sum(1 for r in source if r["Order_Number"] % 10 == 0)
+    assert skipped > 0
+    assert run["metrics"]["statusSummary"]["status"] == "success", run["metrics"]
+    assert rec == {"inputRecordCount": len(source), "outputRecordCount": len(source) - skipped,
+                   "failedRecordCount": 0, "skippedRecordCount": skipped}
+    rows = kit.read_batch(kit.batch_ids(run)[0])
+    assert len(rows) == len(source) - skipped
+    assert all(re.fullmatch(r"[0-9]{38}", row["personID"]) for row in rows)
+    assert all(row["identityMap"] == [("ECID", [{"id": row["personID"], "primary": True}])] for row in rows[:200])
 
 
 def test_ad_hoc_run_with_explicit_window(kit: Kit):
@@ -345,10 +414,11 @@ def test_seeded_runs_are_reproducible():
     for _ in range(2):
         with local.start(seed=31337) as aep:
             kit = Kit(aep, orders=800)
-            ids = kit.flow(columns=["Email", "Shipping_Address_Phone"],
+            ids = kit.flow(columns=["Email", *COORD_COLUMNS], mappings=TUTORIAL_MAPPINGS[:1] + COORD_MAPPINGS,
                            options={"errorDiagnosticsEnabled": True, "partialIngestionPercent": 10})
             kit.idle()
             runs = kit.runs(ids["flow"])
+            assert runs[0]["metrics"]["recordSummary"]["failedRecordCount"] > 0
             (batch_id,) = kit.batch_ids(runs[0])
             files = kit.client.data.list_batch_files(batch_id)
             data = kit.client.data.download(files[0]["dataSetFileId"], "part-00000.parquet")

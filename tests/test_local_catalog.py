@@ -72,7 +72,10 @@ def test_create_dataset_documented_response(raw, J, H, schema_id):
     assert doc["imsOrg"] == ORG and doc["version"] == "1.0.0" and doc["state"] == "DRAFT"
     assert doc["createdClient"] == "aep-local-dev" and doc["createdUser"] and doc["updatedUser"]
     assert isinstance(doc["created"], int) and doc["created"] == doc["updated"]
-    assert doc["tags"] == {} and doc["enableErrorDiagnostics"] is False
+    # the tags and classification the docs show: the Query Service table, the table format, the data behaviour
+    assert doc["tags"] == {"adobe/pqs/table": ["loyaltymembersdataset"], "adobe/siphon/table/format": ["parquet"]}
+    assert doc["classification"] == {"dataBehavior": "record", "managedBy": "CUSTOMER"}
+    assert doc["enableErrorDiagnostics"] is False
     assert re.fullmatch(r"[0-9a-f]{24}", doc["viewId"])
     assert "dataSourceId" in doc
 
@@ -177,13 +180,16 @@ def test_patch_put_delete(raw, J, H, schema_id):
                         {"op": "add", "path": "/tags/unifiedIdentity", "value": ["enabled:true"]}])
     assert r.status_code == 200, r.text
     doc = raw.get(f"{CAT}/dataSets/{ds}", headers=H).json()[ds]
-    assert doc["tags"] == {"unifiedProfile": ["enabled:true", "isUpsert:true"], "unifiedIdentity": ["enabled:true"]}
+    assert doc["tags"] == {"unifiedProfile": ["enabled:true", "isUpsert:true"], "unifiedIdentity": ["enabled:true"],
+                           "adobe/pqs/table": ["to_change"], "adobe/siphon/table/format": ["parquet"]}
     r = raw.patch(f"{CAT}/dataSets/{ds}", headers=J, json={"schemaRef": {"id": "https://ns.adobe.com/x/y"}})
     assert r.status_code == 400
     r = raw.put(f"{CAT}/dataSets/{ds}", headers=J, json={"name": "replaced"})
     assert r.status_code == 200
     doc = raw.get(f"{CAT}/dataSets/{ds}", headers=H).json()[ds]
     assert doc["name"] == "replaced" and "description" not in doc and "schemaRef" not in doc
+    assert doc["tags"]["adobe/pqs/table"] == ["to_change"]       # the table keeps the name it was created with
+    assert doc["classification"] == {"dataBehavior": "record", "managedBy": "CUSTOMER"}
     assert doc["files"] == f"@/dataSetFiles?dataSetId={ds}"
     r = raw.delete(f"{CAT}/dataSets/{ds}", headers=H)
     assert r.status_code == 200 and r.json() == [f"@/dataSets/{ds}"]
@@ -264,3 +270,40 @@ def test_dataset_files(raw, H, batches, datasets):
     one = raw.get(f"{CAT}/dataSetFiles/{good[0]}-1", headers=H)
     assert one.status_code == 200 and list(one.json()) == [f"{good[0]}-1"]
     assert raw.get(f"{CAT}/dataSetFiles/nope-1", headers=H).status_code == 404
+
+
+def test_query_service_table_names_are_unique_snake_case(raw, J, H, schema_id):
+    """``adobe/pqs/table``: a snake_case form of the name, unique in the sandbox; a given tag is kept."""
+    names = ["Luma midValues", "Luma  midValues!", "  42 Orders (EU) "]
+    ids = [create(raw, J, {"name": n, "schemaRef": {"id": schema_id, "contentType": NOTEXT}}) for n in names]
+    tables = [raw.get(f"{CAT}/dataSets/{i}", headers=H).json()[i]["tags"]["adobe/pqs/table"] for i in ids]
+    assert tables == [["luma_midvalues"], ["luma_midvalues_2"], ["42_orders_eu"]]
+
+
+def test_classification_follows_the_class_behaviour(raw, J, H):
+    r = raw.post(f"{SR}/tenant/schemas", headers=J, json={
+        "title": "Catalog test events", "type": "object",
+        "allOf": [{"$ref": "https://ns.adobe.com/xdm/context/experienceevent"}]})
+    assert r.status_code == 201, r.text
+    ds = create(raw, J, {"name": "events", "schemaRef": {"id": r.json()["$id"], "contentType": NOTEXT}})
+    doc = raw.get(f"{CAT}/dataSets/{ds}", headers=H).json()[ds]
+    assert doc["classification"] == {"dataBehavior": "time-series", "managedBy": "CUSTOMER"}
+
+
+def test_last_batches(raw, H, batches, datasets):
+    """``GET /lastBatches`` (catalog.yaml ``listLastBatches``): one entry per dataset with batches."""
+    r = raw.get(f"{CAT}/lastBatches", headers=H)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    alpha, beta = datasets["alpha-customers"], datasets["beta-orders"]
+    assert set(body) == {alpha, beta}
+    alpha_batches = [b for b, (d, _s) in batches.items() if d == alpha]
+    entry = body[alpha]
+    assert entry["lastBatchId"] == alpha_batches[-1] and entry["lastBatchStatus"] == "loading"
+    assert entry["lastSuccessfulBatchId"] == alpha_batches[0] and entry["lastFailedBatchId"] == alpha_batches[1]
+    assert entry["imsOrg"] == ORG and entry["sandboxId"] and entry["created"] <= entry["updated"]
+    assert "lastFailedBatchId" not in body[beta]
+    only = raw.get(f"{CAT}/lastBatches", headers=H, params={"dataSetId": f"{beta},nope"}).json()
+    assert list(only) == [beta]
+    ok = raw.get(f"{CAT}/lastBatches", headers=H, params={"lastBatchStatus": "success", "properties": "lastBatchId"})
+    assert ok.json() == {beta: {"lastBatchId": body[beta]["lastBatchId"]}}

@@ -193,6 +193,11 @@ def test_connection_specs(raw, h):
     assert [s["id"] for s in r.json()["items"]] == [SHOPIFY]
     assert_flow_error(raw.get(f"{FLOW}/connectionSpecs/00000000-0000-0000-0000-000000000000", headers=h),
                       "1439-404")
+    # the names clients look specs up by (aepp's getConnectionSpecIdFromName("shopify") / ("datalake"))
+    names = {s["name"]: s["id"] for s in raw.get(f"{FLOW}/connectionSpecs", headers=h).json()["items"]}
+    assert names == {"shopify": SHOPIFY, "datalake": DATA_LAKE}
+    r = raw.get(f"{FLOW}/connectionSpecs", params={"property": 'name=="datalake"'}, headers=h)
+    assert [s["id"] for s in r.json()["items"]] == [DATA_LAKE]
 
 
 # -- base connections ---------------------------------------------------------------------------------------------
@@ -643,6 +648,15 @@ def test_list_orderby(raw, listing):
     assert_flow_error(raw.get(url, params={"orderby": "#id"}, headers=h), "1433-400")
     assert_flow_error(raw.get(url, params={"orderby": "connections"}, headers=h), "1433-400")
     assert_flow_error(raw.get(url, params={"orderby": "--name"}, headers=h), "1432-400")
+
+
+@pytest.mark.parametrize("encoded", ["%09", "%0A", "%09%09", "%C2%A0", "%20%09"])
+def test_list_orderby_whitespace_only_is_a_400(raw, h, encoded):
+    """An ``orderby`` of nothing but whitespace names no field: a documented 400 on every list, never a 500."""
+    for collection in ("flows", "connections", "sourceConnections", "targetConnections", "runs"):
+        r = raw.get(f"{FLOW}/{collection}?orderby={encoded}", headers=h)
+        body = assert_flow_error(r, "1432-400" if encoded.startswith("%20") else "1433-400")
+        assert "orderBy" in body["errorMessage"] or "Sort order" in body["errorMessage"]
 
 
 @pytest.mark.parametrize("orderby", [None, "name", "-name", "-createdAt", "scheduleParams.frequency"])

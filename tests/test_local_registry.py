@@ -461,3 +461,36 @@ def test_helpers_for_other_services(local_server, raw, H, tutorial):
     assert schemaregistry.resolved_schema(platform, tenant, PROFILE)["properties"]["personID"]
     assert schemaregistry.resolved_schema(platform, tenant, "https://ns.adobe.com/aeplocal/schemas/none") is None
     assert schemaregistry.get_schema(platform, tenant, tutorial["$id"])["title"] == "Test Shopify schema"
+
+
+# -- sample data and unions -------------------------------------------------------------------------------------------
+def test_sample_data_follows_the_resolved_schema(raw, H, tutorial):
+    """``GET /rpc/sampledata/{SCHEMA_ID}`` (schema-registry.yaml ``retrieveSampleData``): a record of the schema."""
+    r = get(raw, H, f"/rpc/sampledata/{enc(tutorial['$id'])}", RAW)
+    assert r.status_code == 200, r.text
+    sample = r.json()
+    assert sample["personalEmail"]["address"] == "jane.doe@example.com"            # format: email
+    assert isinstance(sample["mobilePhone"]["number"], str)
+    assert isinstance(sample["person"]["name"]["firstName"], str)
+    assert get(raw, H, f"/rpc/sampledata/{tutorial['meta:altId']}", RAW).json() == sample
+    assert_xdm_error(get(raw, H, "/rpc/sampledata/_aeplocal.schemas.0000", RAW), 404, "1012-404")
+
+
+def test_unions_list_the_classes_of_profile_enabled_schemas(raw, H):
+    """``GET /tenant/unions``: one union per class with a Profile-enabled schema (``meta:immutableTags: union``)."""
+    union_id = f"{EE}__union"
+    before = get(raw, H, "/tenant/unions", ID_LIST)
+    assert before.status_code == 200, before.text
+    assert union_id not in {u["$id"] for u in before.json()["results"]}
+    r = send(raw, H, "POST", "/tenant/schemas", {
+        "title": "Union member events", "type": "object", "meta:immutableTags": ["union"],
+        "allOf": [{"$ref": EE}, {"$ref": "https://ns.adobe.com/xdm/context/experienceevent-environment-details"}]})
+    assert r.status_code == 201, r.text
+    unions = {u["$id"]: u for u in get(raw, H, "/tenant/unions", FULL_LIST).json()["results"]}
+    union = unions[union_id]
+    assert union["meta:altId"] == "_xdm.context.experienceevent__union"
+    assert union["meta:resourceType"] == "unions" and union["allOf"][0] == {"$ref": EE}
+    assert {"$ref": "https://ns.adobe.com/xdm/context/experienceevent-environment-details"} in union["allOf"]
+    one = get(raw, H, f"/tenant/unions/{enc(union_id)}", RAW)
+    assert one.status_code == 200 and one.json()["$id"] == union_id
+    assert_xdm_error(get(raw, H, "/tenant/unions", "application/json"), 400, "1006-400")

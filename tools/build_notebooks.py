@@ -386,9 +386,6 @@ FLOW_03 = '''
     "scheduleParams": {
         "startTime": "1604961070",
         "frequency": "once"
-    },
-    "options": {
-        "partialIngestionPercent": 5
     }
 }
 '''
@@ -504,8 +501,8 @@ def nb02() -> list:
         """),
         md("""
         Which currencies do these orders use, how many have no phone number, and do the e-mail addresses look like
-        e-mail addresses? The pattern is the one XDM's `format: email` enforces at ingestion: something, `@`,
-        something, a dot, something, and no spaces.
+        e-mail addresses? The pattern is the one of XDM's `format: email`: something, `@`, something, a dot,
+        something, and no spaces.
         """),
         code("sample[\"Currency\"].value_counts()"),
         code("""
@@ -535,9 +532,12 @@ def nb02() -> list:
         bad_orders[["Name", "Email", "Customer_First_Name", "Customer_Last_Name"]]
         """),
         md("""
-        These addresses would fail XDM validation if they were mapped to `personalEmail.address` as they are.
-        Notebook 3 ingests the orders anyway (and tells the dataflow how many failed rows it may tolerate);
-        notebook 4 reads the error diagnostics of such a run and fixes the mapping.
+        Mapped to `personalEmail.address` as they are, these addresses are **ingested** all the same: batch
+        ingestion checks data types, enums, ranges and required fields, but not `format` or `pattern` (Adobe's
+        [Data quality](https://experienceleague.adobe.com/en/docs/experience-platform/ingestion/quality/overview)
+        page; streaming ingestion checks both). Cleaning them is the mapping's job: notebook 5 does it with a Data
+        Prep expression. What batch ingestion does reject, such as a number out of its range, notebook 4 meets in
+        the shipping addresses' coordinates.
 
         **Next:** [3 · eCommerce ingestion, step by step](03-ecommerce-ingestion.ipynb).
         """),
@@ -785,10 +785,10 @@ def nb03() -> list:
         | `scheduleParams.frequency` | how often the dataflow collects data: `once`, `minute`, `hour`, `day` or `week` |
         | `scheduleParams.interval` | the period between two consecutive runs; not for `once`, at least `15` otherwise |
 
-        One addition to the tutorial's request: `options.partialIngestionPercent`. About 2 % of the sample store's
-        orders carry a malformed e-mail address (notebook 2 found some), which XDM's `format: email` rejects. Without
-        partial ingestion a single failed record fails the whole run; with it, the run succeeds as long as at most 5 %
-        of the records fail, and the failed ones are reported. Notebook 4 looks at those failures in detail.
+        The request is the tutorial's, unchanged. Without `options.partialIngestionPercent` a single failed record
+        would fail the whole run; none fails here: the e-mail addresses and phone numbers are strings, and batch
+        ingestion does not check their format (notebook 2 found a few malformed e-mail addresses; they are ingested
+        as they are). Notebook 4 meets records that batch ingestion does reject, and the partial-ingestion threshold.
 
         The start time is the tutorial's, in the past: the dataflow runs once, right away.
         """),
@@ -809,12 +809,13 @@ def nb03() -> list:
         The run's details are plain JSON: its metrics, and the Catalog batch its promotion activity wrote.
         """),
         code("""
+        from aep_magics import run_batch_ids
+
         run = runs[0]
         metrics = run["metrics"]
         print("status:  ", metrics["statusSummary"]["status"])
         print("records: ", metrics["recordSummary"])
-        promotion = next(a for a in run["activities"] if a["id"] == "promotionActivity")
-        batch_id = promotion["targetInfo"][0]["reference"]["ids"][0]
+        (batch_id,) = run_batch_ids(run)
         print("batch:   ", batch_id)
         """),
         md("""
@@ -1102,11 +1103,11 @@ def nb03_fr() -> list:
         | `scheduleParams.frequency` | fréquence à laquelle le flux de données collecte des données : `once`, `minute`, `hour`, `day` ou `week` |
         | `scheduleParams.interval` | période entre deux exécutions consécutives ; pas pour `once`, au moins `15` sinon |
 
-        Un ajout à la requête du didacticiel : `options.partialIngestionPercent`. Environ 2 % des commandes de la
-        boutique d’exemple portent une adresse e-mail mal formée (le notebook 2 en a trouvé), que le
-        `format: email` de XDM refuse. Sans ingestion partielle, un seul enregistrement en échec fait échouer toute
-        l’exécution ; avec elle, l’exécution réussit tant qu’au plus 5 % des enregistrements échouent, et ceux-ci
-        sont signalés. Le notebook 4 examine ces échecs en détail.
+        La requête est celle du didacticiel, sans changement. Sans `options.partialIngestionPercent`, un seul
+        enregistrement en échec ferait échouer toute l’exécution ; aucun n’échoue ici : les adresses e-mail et les
+        numéros de téléphone sont des chaînes, et l’ingestion par lots ne vérifie pas leur format (le notebook 2 a
+        trouvé quelques adresses mal formées ; elles sont ingérées telles quelles). Le notebook 4 rencontre des
+        enregistrements que l’ingestion par lots refuse, et le seuil d’ingestion partielle.
 
         L’heure de début est celle du didacticiel, dans le passé : le flux de données s’exécute une fois, tout de
         suite.
@@ -1131,12 +1132,13 @@ def nb03_fr() -> list:
         promotion.
         """),
         code("""
+        from aep_magics import run_batch_ids
+
         run = runs[0]
         metrics = run["metrics"]
         print("statut :        ", metrics["statusSummary"]["status"])
         print("enregistrements :", metrics["recordSummary"])
-        promotion = next(a for a in run["activities"] if a["id"] == "promotionActivity")
-        batch_id = promotion["targetInfo"][0]["reference"]["ids"][0]
+        (batch_id,) = run_batch_ids(run)
         print("lot :           ", batch_id)
         """),
         md("""
@@ -1169,6 +1171,16 @@ def nb03_fr() -> list:
 # ====================================================================================================================
 
 
+#: Notebook 4's coordinate expressions: swap a pair back when its latitude is out of range; the third mapping set
+#: also empties pairs that no swap repairs.
+SWAP_LAT = ("iif(Shipping_Address_Latitude > 90 || Shipping_Address_Latitude < -90, Shipping_Address_Longitude, "
+            "Shipping_Address_Latitude)")
+SWAP_LON = ("iif(Shipping_Address_Latitude > 90 || Shipping_Address_Latitude < -90, Shipping_Address_Latitude, "
+            "Shipping_Address_Longitude)")
+LAT_OK = "Shipping_Address_Latitude >= -90 && Shipping_Address_Latitude <= 90"
+LON_OK = "Shipping_Address_Longitude >= -90 && Shipping_Address_Longitude <= 90"
+
+
 def nb04() -> list:
     return [
         md("""
@@ -1179,7 +1191,7 @@ def nb04() -> list:
 
         1. a **scheduled incremental** dataflow: every 15 minutes, the orders whose `Updated_At` moved on;
         2. AEP Local's clock is **fast-forwarded** to make runs fall due;
-        3. a run **fails** because of malformed e-mail addresses: read its **error diagnostics**;
+        3. a run **fails** because of shipping coordinates out of range: read its **error diagnostics**;
         4. the **partial-ingestion threshold**, both ways: over it the run fails, under it the run succeeds and
            reports the failed rows;
         5. **fix the mapping**, re-run, and watch the **run metrics over time**.
@@ -1191,7 +1203,8 @@ def nb04() -> list:
 
         Same base connection and schema as notebook 3 (`--if-exists reuse` finds them when they exist). The source
         connection selects one more column, `Updated_At`, the **delta column** of incremental runs, plus the
-        shipping address' country code. This flow gets its own dataset and target connection.
+        shipping address' country code and its coordinates (latitude and longitude, as Shopify geocodes them). This
+        flow gets its own dataset and target connection.
         """),
         code(SHOP_TOKEN),
         connection_cell(),
@@ -1208,6 +1221,8 @@ def nb04() -> list:
                     {"name": "Email", "type": "string"},
                     {"name": "Shipping_Address_Phone", "type": "string"},
                     {"name": "Shipping_Address_Country_Code", "type": "string"},
+                    {"name": "Shipping_Address_Latitude", "type": "double"},
+                    {"name": "Shipping_Address_Longitude", "type": "double"},
                     {"name": "Updated_At", "type": "string"}
                 ]
             },
@@ -1218,9 +1233,9 @@ def nb04() -> list:
         dataset_cell("Shopify monitored dataset"),
         target_cell("Shopify monitored target connection"),
         md("""
-        The mapping: the e-mail, the phone, and the country code of the shipping address into the profile's home
-        address. Data Prep's current format (`outputSchema` + `mappings` with `sourceType`) this time; `name` makes
-        it easy to find again.
+        The mapping: the e-mail, the phone, and the shipping address' country code and coordinates into the
+        profile's shipping address. Data Prep's current format (`outputSchema` + `mappings` with `sourceType`) this
+        time; `name` makes it easy to find again.
         """),
         code('''
         %%aep_mapping -o mapping --if-exists reuse
@@ -1238,7 +1253,13 @@ def nb04() -> list:
             destination: mobilePhone.number
           - sourceType: ATTRIBUTE
             source: Shipping_Address_Country_Code
-            destination: homeAddress.countryCode
+            destination: shippingAddress.countryCode
+          - sourceType: ATTRIBUTE
+            source: Shipping_Address_Latitude
+            destination: shippingAddress._schema.latitude
+          - sourceType: ATTRIBUTE
+            source: Shipping_Address_Longitude
+            destination: shippingAddress._schema.longitude
         '''),
         code("%aep_flowspec CRMToAEP -o spec -q"),
         md("""
@@ -1313,9 +1334,11 @@ def nb04() -> list:
         on, where the failed rows and a sample of errors are kept:
         """),
         code("""
+        from aep_magics import promotion_activity, run_batch_ids
+
         run = runs[-1]
-        promotion = next(a for a in run["activities"] if a["id"] == "promotionActivity")
-        batch_id = promotion["targetInfo"][0]["reference"]["ids"][0]
+        promotion = promotion_activity(run)
+        (batch_id,) = run_batch_ids(run)
         print("batch:", batch_id)
         for error in promotion["statusSummary"]["extensions"]["errors"]:
             print(f'{error["code"]:16} {error.get("recordCount", ""):>6}  {error["message"]}')
@@ -1343,14 +1366,21 @@ def nb04() -> list:
         """),
         code("failures.head(8)"),
         md("""
-        Two kinds of bad data: e-mail addresses that are not e-mail addresses (`format: email`), and a few
-        lower-case country codes (`us` instead of `US`, while XDM wants `^[A-Z]{2}$`).
+        Every failure is a **range** error (`INGEST-1405-400`): XDM's geo coordinates allow latitudes from -90 to 90
+        and longitudes from -180 to 180. Batch ingestion checks data types, enums, ranges and required fields (it
+        does not check formats or patterns: the few malformed e-mail addresses and lower-case country codes of the
+        store are ingested as they are; see Adobe's
+        [Data quality](https://experienceleague.adobe.com/en/docs/experience-platform/ingestion/quality/overview)
+        page). The failed records show two kinds of bad coordinates:
 
-        ## Fix the e-mail mapping
+        * latitude and longitude **swapped** (`-118.2…` as a latitude is Los Angeles' longitude); a swap is only
+          caught where the longitude is beyond ±90°, so in the Americas' west, Asia and Australia;
+        * coordinates in **Web Mercator metres** (millions) instead of degrees.
 
-        A Data Prep **expression** keeps well-formed addresses (trimmed, lower-cased) and leaves the others empty,
-        so the row still lands with its phone number. `--validate --preview --rows` checks the new mapping on the
-        failed source records from the diagnostics before creating it.
+        ## Fix the swapped coordinates
+
+        Data Prep **expressions** swap the pair back when the latitude is out of range. `--validate --preview
+        --rows` checks the new mapping on the failed source records from the diagnostics before creating it.
         """),
         code("""
         failed_records = [s["record"] for s in samples["samples"]]
@@ -1358,22 +1388,28 @@ def nb04() -> list:
         """),
         code('''
         %%aep_mapping -o mapping_v2 --if-exists reuse --validate --preview --rows failed_records
-        name: Shopify orders to profile (v2, e-mail checked)
+        name: Shopify orders to profile (v2, swapped coordinates fixed)
         outputSchema:
           schemaRef:
             id: "{{schema.id}}"
             contentType: application/vnd.adobe.xed-full+json;version=1
         mappings:
-          - sourceType: EXPRESSION
-            source: 'iif(matches_regex(trim(Email), "[^@ ]+@[^@ ]+[.][^@ ]+"), lower(trim(Email)), null)'
+          - sourceType: ATTRIBUTE
+            source: Email
             destination: personalEmail.address
           - sourceType: ATTRIBUTE
             source: Shipping_Address_Phone
             destination: mobilePhone.number
           - sourceType: ATTRIBUTE
             source: Shipping_Address_Country_Code
-            destination: homeAddress.countryCode
-        '''),
+            destination: shippingAddress.countryCode
+          - sourceType: EXPRESSION
+            source: "SWAP_LAT"
+            destination: shippingAddress._schema.latitude
+          - sourceType: EXPRESSION
+            source: "SWAP_LON"
+            destination: shippingAddress._schema.longitude
+        '''.replace("SWAP_LAT", SWAP_LAT).replace("SWAP_LON", SWAP_LON)),
         md("""
         Point the flow at the new mapping set. Flow Service updates use **JSON Patch** and optimistic concurrency:
         the `If-Match` header carries the flow's current `etag` (the create answer gave it), and the answer carries
@@ -1393,9 +1429,9 @@ def nb04() -> list:
         all the orders again. (Adobe documents ad hoc runs of table sources for flows scheduled `once`; on a
         scheduled flow you can also simply let the next run come.)
 
-        The e-mails are fixed, the country codes are not: fewer than 1 % of the records fail now, which is under the
-        threshold, so the run **succeeds**. The valid rows are ingested; the failed ones are counted and kept in the
-        diagnostics.
+        The swapped coordinates are fixed, the Web Mercator ones are not: fewer than 1 % of the records fail now,
+        which is under the threshold, so the run **succeeds**. The valid rows are ingested; the failed ones are
+        counted and kept in the diagnostics.
         """),
         code('''
         %%aep POST /data/foundation/flowservice/runs -o adhoc
@@ -1408,29 +1444,37 @@ def nb04() -> list:
         print(f"{second_run['failedRecordCount']} of {second_run['inputRecordCount']} records failed ({failed_share:.2%}), under the 1 % threshold")
         """),
         md("""
-        ## Fix the country codes too
+        ## Drop what cannot be repaired
 
-        `upper()` turns `us` into `US`. A third mapping set, and a second patch (with the etag of the first patch's
-        answer):
+        Coordinates that are not degrees at all cannot be swapped back; the third mapping set leaves them empty, so
+        the rest of the record lands. While at it, `upper()` turns the lower-case country codes (`us`) into what XDM
+        describes (`US`): not a check of batch ingestion, but what a profile's consumers expect. A second patch
+        (with the etag of the first patch's answer):
         """),
         code('''
         %%aep_mapping -o mapping_v3 --if-exists reuse --validate
-        name: Shopify orders to profile (v3, country code upper-cased)
+        name: Shopify orders to profile (v3, coordinates checked)
         outputSchema:
           schemaRef:
             id: "{{schema.id}}"
             contentType: application/vnd.adobe.xed-full+json;version=1
         mappings:
-          - sourceType: EXPRESSION
-            source: 'iif(matches_regex(trim(Email), "[^@ ]+@[^@ ]+[.][^@ ]+"), lower(trim(Email)), null)'
+          - sourceType: ATTRIBUTE
+            source: Email
             destination: personalEmail.address
           - sourceType: ATTRIBUTE
             source: Shipping_Address_Phone
             destination: mobilePhone.number
           - sourceType: EXPRESSION
             source: upper(Shipping_Address_Country_Code)
-            destination: homeAddress.countryCode
-        '''),
+            destination: shippingAddress.countryCode
+          - sourceType: EXPRESSION
+            source: "iif(LAT_OK, Shipping_Address_Latitude, iif(LON_OK, Shipping_Address_Longitude, null))"
+            destination: shippingAddress._schema.latitude
+          - sourceType: EXPRESSION
+            source: "iif(LAT_OK, Shipping_Address_Longitude, iif(LON_OK, Shipping_Address_Latitude, null))"
+            destination: shippingAddress._schema.longitude
+        '''.replace("LAT_OK", LAT_OK).replace("LON_OK", LON_OK)),
         code('''
         %%aep PATCH /data/foundation/flowservice/flows/{{flow.id}} -H "If-Match: {{patched.etag}}" -o patched
         [
@@ -1480,13 +1524,13 @@ def nb04() -> list:
         md("""
         ## What landed
 
-        The dataset holds the rows of the successful runs. Every e-mail address in it is now well formed or empty:
+        The dataset holds the rows of the successful runs. Every coordinate in it is now in range or empty:
         """),
         code("%aep_read {{dataset.id}} -o landed -q"),
         code("""
-        emails = landed["personalEmail.address"].dropna()
-        print(len(landed), "rows;", len(emails), "with an e-mail;", (~emails.str.match(r"^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$")).sum(), "malformed")
-        landed["homeAddress.countryCode"].value_counts().head(5)
+        latitude = landed["shippingAddress._schema.latitude"].dropna()
+        print(len(landed), "rows;", len(latitude), "with coordinates;", (latitude.abs() > 90).sum(), "out of range")
+        landed["shippingAddress.countryCode"].value_counts().head(5)
         """),
         md("""
         To pause the schedule, `POST /flows/{{flow.id}}/action?op=disable`; notebook 5 deletes the flows.

@@ -8,10 +8,13 @@ import json as jsonlib
 from typing import Any
 
 from ..errors import NotFoundError
+from ..runs import promotion_activity, run_activities, run_batch_ids  # reading run objects, re-exported here
 from ._base import Filter, Service, property_list, seg
 
 Body = dict[str, Any]
 PatchOps = list[dict[str, Any]]
+
+__all__ = ["FlowService", "promotion_activity", "run_activities", "run_batch_ids"]
 
 
 class FlowService(Service):

@@ -11,6 +11,7 @@ import json
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from ..runs import run_activities, run_batch_ids
 from .results import (
     Renderable,
     Request,
@@ -277,7 +278,7 @@ class Page(Renderable):
 # -- flow runs ---------------------------------------------------------------------------------------------------
 
 CHART_BARS = 60
-RUN_COLUMNS = ["id", "status", "started", "records in", "records out", "failed", "duration", "errors"]
+RUN_COLUMNS = ["id", "status", "started", "records in", "records out", "failed", "duration", "batch", "errors"]
 UNFINISHED = frozenset({"scheduled", "inprogress", "in_progress", "pending", "queued", "running", "processing"})
 
 
@@ -312,7 +313,7 @@ def run_row(run: dict[str, Any]) -> dict[str, Any]:
         duration = f"{(int(completed) - int(started)) / 1000:.1f} s"
     records_in, records_out, failed = record_counts(run)
     errors = list(get_path(run, "metrics.statusSummary.errors") or [])
-    for activity in run.get("activities") or []:
+    for activity in run_activities(run):
         errors.extend(get_path(activity, "statusSummary.errors") or [])
         errors.extend(get_path(activity, "statusSummary.extensions.errors") or [])
     codes = []
@@ -328,6 +329,7 @@ def run_row(run: dict[str, Any]) -> dict[str, Any]:
         "records out": records_out,
         "failed": failed,
         "duration": duration,
+        "batch": ", ".join(run_batch_ids(run)),
         "errors": ", ".join(codes),
         "_started": _int(started) or 0,
     }

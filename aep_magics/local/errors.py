@@ -1,10 +1,25 @@
-"""Error bodies in the shapes each AEP service documents (REFERENCE §1.3, §2, §4.7)."""
+"""The error reply every emulated service raises (:class:`ServiceError`) and its bodies in the shapes each AEP
+service documents: the gateway's
+(https://experienceleague.adobe.com/en/docs/experience-platform/landing/troubleshooting), the Flow Service
+``FLOW-`` and Schema Registry ``XDM-`` envelopes, and the generic ``{type,title,status,detail}`` one.
+
+A low module: the gateway, the services and the query helpers raise what it builds; it imports nothing of
+AEP Local.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from .services.base import ServiceError
+
+class ServiceError(Exception):
+    """An error reply in the documented body shape of the service that raises it."""
+
+    def __init__(self, status: int, body: Any, headers: dict[str, str] | None = None):
+        super().__init__(f"{status}: {body}")
+        self.status = status
+        self.body = body
+        self.headers = headers or {}
 
 
 def gateway(status: int, code: str, message: str) -> ServiceError:

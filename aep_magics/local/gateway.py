@@ -1,126 +1,32 @@
-"""The Adobe I/O gateway and IMS of AEP Local: client registry, opaque bearer tokens, and the header checks every
-platform call passes before it reaches a service (REFERENCE §1.2, §1.3, §2.3).
+"""The Adobe I/O gateway of AEP Local: the header checks every platform call passes before it reaches a service
+(https://experienceleague.adobe.com/en/docs/experience-platform/landing/api-guide,
+https://experienceleague.adobe.com/en/docs/experience-platform/landing/troubleshooting).
 
-Clients and tokens are platform-wide records (the ``PLATFORM`` pseudo-tenant). Client secrets are kept only as an
-HMAC-SHA256 digest keyed by the client id; tokens only as their SHA-256 digest. Token expiry follows the platform
-clock, so a fast-forward expires tokens exactly as the passing of time would.
+Tokens are checked against the IMS records of :mod:`aep_magics.local.identity`; the sandbox header against the
+Sandbox service. A front door: the server calls it, and it may call the services and lower modules, never the
+reverse. The IMS names it re-exports (``issue_token``, ``register_client``, ...) live in :mod:`.identity` and
+:mod:`.services.ims`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from . import errors
-from .services.base import ServiceError
-from .store import GLOBAL_SANDBOX, Tenant
+from .errors import ServiceError
+from .identity import (DEFAULT_TOKEN_LIFETIME, authenticate_client, get_client, issue_token, public_client,
+                       revoke_client, set_token_lifetime, token_info, token_lifetime)
+from .services.ims import ensure_dev_client, register_client
+from .store import GLOBAL_SANDBOX, PLATFORM, Tenant
 
 if TYPE_CHECKING:
     from werkzeug.datastructures import Headers
 
     from .platform import Platform
 
-#: Platform-wide records: IMS clients and tokens.
-PLATFORM = Tenant("", GLOBAL_SANDBOX)
-#: IMS ``expires_in`` for OAuth Server-to-Server tokens (REFERENCE §1.1).
-DEFAULT_TOKEN_LIFETIME = 86399
 FLOW_PREFIX = "/data/foundation/flowservice"
-
-
-# -- clients ------------------------------------------------------------------------------------------------------
-def _digest(client_id: str, secret: str) -> str:
-    return hmac.new(client_id.encode(), secret.encode(), hashlib.sha256).hexdigest()
-
-
-def get_client(platform: Platform, client_id: str) -> dict[str, Any] | None:
-    rec = platform.store.get(PLATFORM, "client", client_id)
-    return rec.doc if rec else None
-
-
-def register_client(platform: Platform, client_id: str, client_secret: str, org_id: str) -> dict[str, Any]:
-    """Add an IMS client; raises ``KeyError`` when the id is taken. Makes sure the org has its ``prod`` sandbox."""
-    from .services.sandboxes import ensure_org
-
-    if get_client(platform, client_id) is not None:
-        raise KeyError(client_id)
-    now = platform.clock.now_ms()
-    doc = {"client_id": client_id, "org_id": org_id, "secret_digest": _digest(client_id, client_secret),
-           "createdAt": now}
-    platform.store.insert(PLATFORM, "client", client_id, doc, created=now, name=client_id)
-    ensure_org(platform, org_id)
-    return public_client(doc)
-
-
-def public_client(doc: Mapping[str, Any]) -> dict[str, Any]:
-    return {"client_id": doc["client_id"], "org_id": doc["org_id"], "createdAt": doc.get("createdAt")}
-
-
-def revoke_client(platform: Platform, client_id: str) -> bool:
-    """Remove a client and every token issued to it."""
-    store = platform.store
-    with store.transaction() as db:
-        found = store.delete(PLATFORM, "client", client_id)
-        db.execute("DELETE FROM resources WHERE org=? AND sandbox=? AND kind='token' AND parent=?",
-                   (PLATFORM.org, PLATFORM.sandbox, client_id))
-    return found
-
-
-def authenticate_client(platform: Platform, client_id: str, client_secret: str) -> dict[str, Any] | None:
-    client = get_client(platform, client_id)
-    # Compute a digest even for unknown clients so both paths cost the same.
-    expected = client["secret_digest"] if client else _digest("", "")
-    ok = hmac.compare_digest(_digest(client_id, client_secret), expected)
-    return client if client and ok else None
-
-
-def ensure_dev_client(platform: Platform) -> None:
-    """Register the well-known development credentials unless present (Azurite's ``devstoreaccount1`` idea)."""
-    from .platform import DEV_CLIENT_ID, DEV_CLIENT_SECRET, DEV_ORG_ID
-    from .services.sandboxes import ensure_org
-
-    if get_client(platform, DEV_CLIENT_ID) is None:
-        register_client(platform, DEV_CLIENT_ID, DEV_CLIENT_SECRET, DEV_ORG_ID)
-    else:
-        ensure_org(platform, DEV_ORG_ID)
-
-
-# -- tokens -------------------------------------------------------------------------------------------------------
-def token_lifetime(platform: Platform) -> int:
-    return int(platform.store.get_meta("token_lifetime", str(DEFAULT_TOKEN_LIFETIME)) or DEFAULT_TOKEN_LIFETIME)
-
-
-def set_token_lifetime(platform: Platform, seconds: int) -> None:
-    platform.store.set_meta("token_lifetime", str(int(seconds)))
-
-
-def _token_key(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def issue_token(platform: Platform, client: Mapping[str, Any]) -> tuple[str, int]:
-    """A new opaque bearer token for ``client``; returns ``(token, expires_in_seconds)``."""
-    store = platform.store
-    lifetime = token_lifetime(platform)
-    now = platform.clock.now_ms()
-    token = platform.ids.token()
-    doc = {"client_id": client["client_id"], "org_id": client["org_id"], "expires": now + lifetime * 1000}
-    with store.transaction() as db:
-        db.execute("DELETE FROM resources WHERE org=? AND sandbox=? AND kind='token' AND "
-                   "json_extract(doc, '$.expires') <= ?", (PLATFORM.org, PLATFORM.sandbox, now))
-        store.insert(PLATFORM, "token", _token_key(token), doc, created=now, parent=client["client_id"])
-    return token, lifetime
-
-
-def token_info(platform: Platform, token: str) -> dict[str, Any] | None:
-    """The live token's record (client id, org, expiry), or None when unknown, expired or its client revoked."""
-    rec = platform.store.get(PLATFORM, "token", _token_key(token))
-    if rec is None or rec.doc["expires"] <= platform.clock.peek_ms():
-        return None
-    if get_client(platform, rec.doc["client_id"]) is None:
-        return None
-    return rec.doc
 
 
 # -- header checks ------------------------------------------------------------------------------------------------
@@ -174,5 +80,6 @@ def check(platform: Platform, headers: Mapping[str, str] | Headers, path: str, *
     return Tenant(org, name), info["client_id"]
 
 
-__all__ = ["PLATFORM", "ServiceError", "check", "issue_token", "register_client", "revoke_client",
-           "authenticate_client", "token_info", "ensure_dev_client", "set_token_lifetime", "token_lifetime"]
+__all__ = ["DEFAULT_TOKEN_LIFETIME", "PLATFORM", "ServiceError", "check", "issue_token", "register_client",
+           "revoke_client", "authenticate_client", "get_client", "public_client", "token_info", "ensure_dev_client",
+           "set_token_lifetime", "token_lifetime"]

@@ -23,7 +23,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from . import errors
-from .services.base import ServiceError
+from .errors import ServiceError
 from .store import Record, Store, Tenant
 
 #: Page size when the caller gives no ``limit`` (UNCONFIRMED: the real default is not documented).
@@ -232,7 +232,9 @@ def _parse_orderby(raw: str, coll: Collection, request_id: str) -> tuple[str, bo
     # A literal '+' arrives as a space when the client did not percent-encode it.
     if raw[:1] == " ":
         text = "+" + text
-    sign, name = (text[0], text[1:]) if text[:1] in "+-" else ("+", text)
+    if not text:  # only whitespace (a tab, a newline, a no-break space): no field at all
+        raise invalid("1433-400", "Incorrect field=  passed in orderBy, example are +name, -name, name.", request_id)
+    sign, name = (text[0], text[1:]) if text[0] in "+-" else ("+", text)
     if name[:1] in "+-" or name[-1:] in "+-":
         raise invalid("1432-400", "Sort order specified is not correct, prepend + for ascending order and - for "
                       "descending order in the fieldName.", request_id)

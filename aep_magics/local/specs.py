@@ -118,9 +118,13 @@ SHOPIFY_CONNECTION_SPEC: dict[str, Any] = {
     "permissionsInfo": copy.deepcopy(_PERMISSIONS),
 }
 
+#: The Data Lake target spec is named ``datalake``: Adobe's pages give only its id (e.g.
+#: https://experienceleague.adobe.com/en/docs/experience-platform/sources/tutorials/api/collect/ecommerce), and the
+#: community SDK aepp finds it by that exact name (``getConnectionSpecIdFromName("datalake")``). UNCONFIRMED, see
+#: docs/deviations.md.
 DATA_LAKE_CONNECTION_SPEC: dict[str, Any] = {
     "id": DATA_LAKE_SPEC_ID,
-    "name": "Data Lake",
+    "name": "datalake",
     "providerId": DATA_LAKE_PROVIDER_ID,
     "version": "1.0",
     "authSpec": [],

@@ -67,6 +67,8 @@ class Tenant(NamedTuple):
 
 #: Platform-wide records (IMS clients, tokens, the sandbox list of an org) live under this pseudo sandbox.
 GLOBAL_SANDBOX = ""
+#: The pseudo tenant of records that belong to no org: IMS clients and tokens, connection specs.
+PLATFORM = Tenant("", GLOBAL_SANDBOX)
 
 
 @dataclass

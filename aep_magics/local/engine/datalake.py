@@ -10,7 +10,7 @@ Layout under ``platform.lake_dir``::
 A batch is written into ``<dataSetId>/.staging-<batchId>/``; :meth:`BatchWriter.commit` fsyncs every file and the
 directory, then ``os.replace``-s the directory into place in one step. Only after that does the caller mark the
 Catalog batch ``success``. A crash at any point leaves either no batch directory (the staging one is deleted by
-:func:`recover`) or a complete directory whose Catalog batch is not ``success`` — which :func:`recover` marks
+:func:`.recovery.recover`) or a complete directory whose Catalog batch is not ``success`` — which recovery marks
 ``failed`` and removes, so readers never see a partial batch and the next run re-copies the window.
 """
 
@@ -29,6 +29,8 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from .. import batches
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..platform import Platform
@@ -415,12 +417,7 @@ def flatten_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
     return batch
 
 
-# -- recovery --------------------------------------------------------------------------------------------------------
-#: Catalog batch statuses a batch can no longer leave on its own after a crash.
-FINAL_BATCH_STATES = {"success", "active", "failed", "failure", "aborted", "abandoned", "inactive", "deleted"}
-CRASH_ERROR = {"code": "CONNECTOR-2001-500", "message": "Error occurred at promotion activity."}
-
-
+# -- tenants -----------------------------------------------------------------------------------------------------------
 def _tenants(platform: Platform, kind: str) -> list[Tenant]:
     from ..store import Tenant
 
@@ -429,63 +426,15 @@ def _tenants(platform: Platform, kind: str) -> list[Tenant]:
     return [Tenant(r[0], r[1]) for r in rows]
 
 
-def recover(platform: Platform) -> dict[str, int]:
-    """Bring the lake and the state back to a consistent point after a crash (call before serving).
-
-    - staging directories are deleted;
-    - Catalog batches that are not in a final state become ``failed`` (their directories, if the crash happened
-      between the directory move and the Catalog update, are removed: the run did not succeed, so its window will be
-      copied again and nothing is duplicated);
-    - runs left ``scheduled`` stay queued (the scheduler picks them up); runs left ``inProgress`` become ``failed``
-      with ``CONNECTOR-2001-500`` so no run stays in progress forever.
-    """
-    lake = DataLake(platform.lake_dir)
-    counts = {"staging": 0, "batches": 0, "runs": 0}
-    for d in lake.staging_dirs():
-        shutil.rmtree(d, ignore_errors=True)
-        counts["staging"] += 1
-    for tenant in _tenants(platform, "batch"):
-        for rec in platform.store.select(tenant, "batch"):
-            status = str(rec.doc.get("status", "")).lower()
-            if status in FINAL_BATCH_STATES:
-                continue
-            dataset_id = _batch_dataset(rec.doc)
-            if dataset_id:
-                try:
-                    lake.remove_batch(tenant, dataset_id, rec.id, keep_meta=True)
-                except LakePathError:
-                    pass
-            update_batch_record(platform, tenant, rec.id, {
-                "status": "failed",
-                "errors": [*rec.doc.get("errors", []), {"code": CRASH_ERROR["code"],
-                                                         "description": "The platform stopped while the batch was written."}],
-                "completed": platform.clock.now_ms(),
-            })
-            counts["batches"] += 1
-    from .runner import fail_interrupted_run
-
-    for tenant in _tenants(platform, "run"):
-        for rec in platform.store.select(tenant, "run", where="state = ?", params=["inProgress"]):
-            fail_interrupted_run(platform, tenant, rec.id)
-            counts["runs"] += 1
-    if any(counts.values()):
-        log.warning("AEP Local recovery: %s", counts)
-    return counts
-
-
 # -- Catalog batch records ----------------------------------------------------------------------------------------------
 def create_batch_record(platform: Platform, tenant: Tenant, batch_id: str, doc: dict[str, Any]) -> dict[str, Any]:
-    """Create the Catalog batch (kind ``batch``, parent = its dataset) through the Catalog service's helper."""
-    from ..services import catalog
-
-    return catalog.record_batch(platform, tenant, batch_id, doc)
+    """Create the Catalog batch (kind ``batch``, parent = its dataset) with :func:`.batches.record_batch`."""
+    return batches.record_batch(platform, tenant, batch_id, doc)
 
 
 def update_batch_record(platform: Platform, tenant: Tenant, batch_id: str, changes: dict[str, Any]) -> dict[str, Any]:
     """Merge ``changes`` into a Catalog batch and keep its dataset's ``lastBatchId``/``lastBatchStatus`` current."""
-    from ..services import catalog
-
-    return catalog.update_batch(platform, tenant, batch_id, changes)
+    return batches.update_batch(platform, tenant, batch_id, changes)
 
 
 def _batch_dataset(doc: dict[str, Any]) -> str | None:

@@ -24,7 +24,7 @@ Whether a run with failed records succeeds (our reading of the optionSpec, REFER
 Status progression ``scheduled → inProgress → success | failed`` is persisted at every step. The commit point of a
 successful run is one store transaction: Catalog batch ``success``, run ``success``, the flow's ``lastRunDetails``
 and the schedule watermark (where the next incremental window starts) change together, after the batch directory
-was moved into place — so a crash anywhere leaves a state :func:`.datalake.recover` can repair without losing or
+was moved into place — so a crash anywhere leaves a state :func:`.recovery.recover` can repair without losing or
 duplicating a record.
 
 In deterministic mode (a seed) a run's timestamps come from its own clock that starts at the run's scheduled
@@ -34,7 +34,6 @@ run's execution interleaves with HTTP calls on other threads.
 
 from __future__ import annotations
 
-import datetime as _dt
 import hashlib
 import logging
 import queue
@@ -48,6 +47,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..ids import Ids
+from .common import IdentitySpec, RunSetupError
+from .common import ms_to_dt as _ms_to_dt
 from .datalake import BatchWriter, DataLake, create_batch_record, update_batch_record
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -62,16 +63,15 @@ SAMPLE_ERRORS = 100
 MAPPER_ERROR = "MAPPER-3700-400"
 INGEST_ERRORS = "INGEST-1212-400"
 CRASH_CODE = "CONNECTOR-2001-500"
-CONFIG_CODE = "CONNECTOR-1001-400"
+#: Run activities in the newer documented shape ("Monitor dataflows" API page,
+#: https://experienceleague.adobe.com/en/docs/experience-platform/dataflows/api/monitor): UUID ids, a ``name``, and
+#: ``activityRefs`` naming the ids. The ids are the ones that page shows, fixed per activity type (UNCONFIRMED, see
+#: docs/deviations.md).
+COPY_ACTIVITY_ID = "4f008a00-3a04-11eb-adc1-0242ac120002"
+COPY_ACTIVITY_NAME = "Copy Activity"
+PROMOTION_ACTIVITY_ID = "37b34f84-1ada-11eb-adc1-0242ac120002"
+PROMOTION_ACTIVITY_NAME = "Promotion Activity"
 FAILURE_CODE = "CONNECTOR-2001-500"
-
-
-class RunSetupError(Exception):
-    """The flow cannot run as configured (missing connection, dataset, schema or mapping)."""
-
-    def __init__(self, message: str, code: str = CONFIG_CODE):
-        super().__init__(message)
-        self.code = code
 
 
 # -- time and ids of a run -------------------------------------------------------------------------------------------
@@ -158,7 +158,7 @@ def fail_interrupted_run(platform: Platform, tenant: Tenant, run_id: str) -> Non
     metrics = doc.setdefault("metrics", {})
     metrics.setdefault("durationSummary", {}).setdefault("startedAtUTC", rec.created)
     metrics["durationSummary"]["completedAtUTC"] = now
-    metrics["statusSummary"] = {"status": "failed", "errors": [err], "activityRefs": ["promotionActivity"]}
+    metrics["statusSummary"] = {"status": "failed", "errors": [err], "activityRefs": [PROMOTION_ACTIVITY_ID]}
     for act in doc.get("activities", []):
         if act.get("statusSummary", {}).get("status") == "inProgress":
             act["statusSummary"]["status"] = "failed"
@@ -204,11 +204,9 @@ IDENTITY_ITEM = pa.struct([("id", pa.string()), ("primary", pa.bool_())])
 IDENTITY_MAP = pa.map_(pa.string(), pa.list_(IDENTITY_ITEM))
 
 
-@dataclass(frozen=True)
-class IdentitySpec:
-    namespace: str
-    primary: bool
-    column: str                     # the flattened output column holding the identity value
+#: The ECID identity namespace and the rule its values follow (38 characters, digits only).
+ECID_NAMESPACE = "ECID"
+ECID_RULE = r"^[0-9]{38}$"
 
 
 def build_identity_map(n: int, identities: list[tuple[IdentitySpec, pa.Array]]) -> pa.Array:
@@ -242,6 +240,7 @@ class RunStats:
     output_records: int = 0
     failed_records: int = 0
     warning_records: int = 0
+    skipped_records: int = 0
     input_bytes: int = 0
     error_counts: dict[str, int] = field(default_factory=dict)   # code -> records
     error_messages: dict[str, str] = field(default_factory=dict)
@@ -288,6 +287,10 @@ class Pipeline:
             valid_mask, validation_errors = np.ones(n, dtype=bool), []
         if transform_errors or validation_errors:
             self._record_errors(batch, offset, valid_mask, transform_errors, validation_errors)
+        skipped = self._invalid_ecids(columns, valid_mask)
+        if skipped is not None:
+            self.stats.skipped_records += int(skipped.sum())
+            valid_mask = valid_mask & ~skipped
         n_valid = int(valid_mask.sum())
         self.stats.output_records += n_valid
         if n_valid == 0:
@@ -311,6 +314,20 @@ class Pipeline:
         if self.writer is not None:
             self.writer.write(table)
         return table
+
+    def _invalid_ecids(self, columns: dict[str, pa.Array], valid_mask: np.ndarray) -> np.ndarray | None:
+        """Rows (among the valid ones) whose ECID identity value breaks Adobe's identity rules: exactly 38
+        characters, digits only. Such records are skipped, not failed ("Data quality" page:
+        https://experienceleague.adobe.com/en/docs/experience-platform/ingestion/quality/overview)."""
+        skipped = None
+        for spec in self.identities:
+            if spec.namespace.upper() != ECID_NAMESPACE or spec.column not in columns:
+                continue
+            values = columns[spec.column].cast(pa.string())
+            ok = pc.fill_null(pc.match_substring_regex(values, ECID_RULE), True)
+            bad = ~np.asarray(ok.to_numpy(zero_copy_only=False), dtype=bool) & valid_mask
+            skipped = bad if skipped is None else (skipped | bad)
+        return skipped
 
     def _record_errors(self, batch: pa.RecordBatch, offset: int, valid_mask: np.ndarray,
                        transform_errors: list, validation_errors: list) -> None:
@@ -451,7 +468,7 @@ def _to_ms(value: Any) -> int | None:
 def _window(platform: Platform, tenant: Tenant, flow: dict[str, Any], run: dict[str, Any],
             created_ms: int) -> tuple[int, int, bool]:
     """``(windowStart, windowEnd, incremental)`` in ms. Explicit ad hoc windows do not move the watermark."""
-    from .scheduler import Schedule, load_schedule_state
+    from .schedules import Schedule, load_schedule_state
 
     params = run.get("params") or {}
     ws, we = _to_ms(params.get("windowStartTime")), _to_ms(params.get("windowEndTime"))
@@ -514,7 +531,7 @@ class RunExecution:
         run["metrics"] = {"durationSummary": {"startedAtUTC": started},
                           "statusSummary": {"status": "inProgress"}}
         run["activities"] = [{
-            "id": "copyActivity", "updatedAtUTC": started,
+            "id": COPY_ACTIVITY_ID, "name": COPY_ACTIVITY_NAME, "updatedAtUTC": started,
             "durationSummary": {"startedAtUTC": started},
             "statusSummary": {"status": "inProgress"},
         }]
@@ -538,7 +555,7 @@ class RunExecution:
         now = self.clock.now_ms()
         err = {"code": code, "message": message}
         run["metrics"]["durationSummary"]["completedAtUTC"] = now
-        run["metrics"]["statusSummary"] = {"status": "failed", "errors": [err], "activityRefs": ["copyActivity"]}
+        run["metrics"]["statusSummary"] = {"status": "failed", "errors": [err], "activityRefs": [COPY_ACTIVITY_ID]}
         for act in run["activities"]:
             if act["statusSummary"].get("status") == "inProgress":
                 act["statusSummary"] = {"status": "failed", "errors": [err]}
@@ -671,13 +688,15 @@ class RunExecution:
         if diagnostics and batch_created:
             promo_files["extensions"] = {"manifest": {"fileInfo": self._meta_link("input_files")}}
         promo = {
-            "id": "promotionActivity",
+            "id": PROMOTION_ACTIVITY_ID,
+            "name": PROMOTION_ACTIVITY_NAME,
             "updatedAtUTC": now,
             "durationSummary": {"startedAtUTC": promo_start, "completedAtUTC": now},
             "sizeSummary": {"inputBytes": stats.input_bytes, "outputBytes": output_bytes},
             "recordSummary": {"inputRecordCount": total, "outputRecordCount": output_records,
                               "failedRecordCount": failed, **({"warningRecordCount": stats.warning_records}
-                                                              if stats.warning_records else {})},
+                                                              if stats.warning_records else {}),
+                              **({"skippedRecordCount": stats.skipped_records} if stats.skipped_records else {})},
             "fileSummary": promo_files,
             "statusSummary": promo_status,
             "targetInfo": [{"id": plan.target_connection_id, "type": "TargetConnection",
@@ -687,14 +706,15 @@ class RunExecution:
         run_status: dict[str, Any] = {"status": status}
         if status_errors:
             run_status["errors"] = list(promotion_error)
-        run_status["activityRefs"] = ["promotionActivity"]
+        run_status["activityRefs"] = [PROMOTION_ACTIVITY_ID]
         run["metrics"] = {
             "durationSummary": {"startedAtUTC": started, "completedAtUTC": now},
             "sizeSummary": {"inputBytes": stats.input_bytes, "outputBytes": output_bytes},
             "recordSummary": {"inputRecordCount": total, "outputRecordCount": output_records,
-                              "failedRecordCount": failed},
+                              "failedRecordCount": failed,
+                              **({"skippedRecordCount": stats.skipped_records} if stats.skipped_records else {})},
             "fileSummary": {"inputFileCount": 1 if total else 0, "outputFileCount": out_files,
-                            "activityRefs": ["promotionActivity"]},
+                            "activityRefs": [PROMOTION_ACTIVITY_ID]},
             "statusSummary": run_status,
         }
         with self.platform.store.transaction():
@@ -727,16 +747,12 @@ def _code_message(code: str, message: str) -> str:
 
 
 def _advance_watermark(platform: Platform, tenant: Tenant, flow_id: str, window_end_ms: int) -> None:
-    from .scheduler import load_schedule_state, save_schedule_state
+    from .schedules import load_schedule_state, save_schedule_state
 
     state = load_schedule_state(platform, tenant, flow_id) or {"flowId": flow_id}
     if state.get("watermarkMs") is None or window_end_ms > state["watermarkMs"]:
         state["watermarkMs"] = window_end_ms
         save_schedule_state(platform, tenant, flow_id, state)
-
-
-def _ms_to_dt(ms: int) -> _dt.datetime:
-    return _dt.datetime.fromtimestamp(ms / 1000, tz=_dt.UTC)
 
 
 # -- plan resolution (flow → connections → dataset → schema → mapping) --------------------------------------------------

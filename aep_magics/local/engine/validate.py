@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow as pa
 
+from .common import IdentitySpec, RunSetupError, ms_to_dt
+
 if TYPE_CHECKING:  # pragma: no cover
     from ..ids import Ids
     from ..platform import Platform
@@ -63,26 +65,15 @@ def cast_column(arr: pa.Array, target: pa.DataType) -> pa.Array:
 # -- schema -------------------------------------------------------------------------------------------------------------
 def resolve_dataset_schema(platform: Platform, tenant: Tenant, schema_id: str | None) -> dict[str, Any]:
     """The dataset's schema in AEP full form (``xed-full``): tenant schemas from the Schema Registry's store,
-    standard ones from the vendored library."""
-    from .. import xdm
-    from .runner import RunSetupError
+    standard ones from the vendored library (:func:`aep_magics.local.schemas.resolved_schema`)."""
+    from .. import schemas
 
     if not schema_id:
         raise RunSetupError("The target dataset has no schemaRef.")
-    try:
-        from ..services import schemaregistry
-    except ImportError:  # pragma: no cover - the registry is optional in unit tests
-        schemaregistry = None  # type: ignore[assignment]
-    resolver = getattr(schemaregistry, "resolved_schema", None) if schemaregistry else None
-    if callable(resolver):
-        resolved = resolver(platform, tenant, schema_id)
-        if resolved is None:
-            raise RunSetupError(f"The schema {schema_id} of the target dataset does not exist.")
-        return resolved
-    doc = xdm.global_lookup(schema_id)
-    if doc is None:
+    resolved = schemas.resolved_schema(platform, tenant, schema_id)
+    if resolved is None:
         raise RunSetupError(f"The schema {schema_id} of the target dataset does not exist.")
-    return xdm.resolve(doc, full=True, text=False)
+    return resolved
 
 
 class TargetSchema:
@@ -214,10 +205,9 @@ def load_mapper(platform: Platform, tenant: Tenant, mapping_ref: dict[str, Any] 
     """``(mapper, source columns it reads, identity specs, destination paths)`` for the flow's Mapping
     transformation (the mapping set version the flow names). Without a Mapping transformation the selected
     source columns are copied to same-named destinations."""
-    from ..services import dataprep
     from . import mapping as M
+    from . import mapping_sets
     from .expressions import EvalContext
-    from .runner import IdentitySpec, RunSetupError, _ms_to_dt
 
     if not mapping_ref or not mapping_ref.get("mappingId"):
         cols = [c for c in (wanted or source_columns) if c in source_columns]
@@ -231,16 +221,16 @@ def load_mapper(platform: Platform, tenant: Tenant, mapping_ref: dict[str, Any] 
         version = int(str(mapping_ref.get("mappingVersion", "0")).strip() or 0)
     except ValueError:
         raise RunSetupError(f"Invalid mapping version {mapping_ref.get('mappingVersion')!r}.") from None
-    doc = dataprep.get_mapping_set(platform, tenant, mapping_id, version)
+    doc = mapping_sets.get_mapping_set(platform, tenant, mapping_id, version)
     if doc is None:
         raise RunSetupError(f"The mapping set {mapping_id} version {version} does not exist.")
     try:
-        mappings = M.normalise_mappings(dataprep.engine_form(doc), source_columns)
+        mappings = M.normalise_mappings(mapping_sets.engine_form(doc), source_columns)
         compiled = M.compile_mappings(mappings, source_columns)
     except M.MappingError as exc:
         raise RunSetupError(f"The mapping set {mapping_id} cannot be applied to the source: {exc}") from None
     if platform.seed is not None:
-        ctx = EvalContext(clock=lambda: _ms_to_dt(clock.peek_ms()), uuid_factory=ids.uuid)
+        ctx = EvalContext(clock=lambda: ms_to_dt(clock.peek_ms()), uuid_factory=ids.uuid)
     else:
         ctx = EvalContext()
     needed = sorted(compiled.source_fields(source_columns))

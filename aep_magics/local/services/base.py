@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, overload
 
+from ..errors import ServiceError
 from ..store import Tenant
 
 if TYPE_CHECKING:
@@ -54,17 +55,9 @@ class Reply:
     content_type: str = "application/json"
 
 
-class ServiceError(Exception):
-    """An error reply in the documented body shape of the service that raises it."""
-
-    def __init__(self, status: int, body: Any, headers: dict[str, str] | None = None):
-        super().__init__(f"{status}: {body}")
-        self.status = status
-        self.body = body
-        self.headers = headers or {}
-
-
 Handler = Callable[[Call], Reply]
+
+__all__ = ["Call", "Handler", "Reply", "Route", "Service", "ServiceError"]
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,9 @@
 
 Datasets are store documents of kind ``dataSet`` (id: 24 hex, name indexed); batches are kind ``batch`` with
 ``parent`` = their dataset id and ``state`` = their status. AEP Local's engine writes batches through
-:func:`record_batch` / :func:`update_batch`. Dataset files are derived from successful batches (one file per batch,
-id ``{batchId}-1``, the id the Data Access service serves).
+:func:`record_batch` / :func:`update_batch` of :mod:`aep_magics.local.batches` (re-exported here). Dataset files
+are derived from successful batches (one file per batch, id ``{batchId}-1``, the id the Data Access service
+serves).
 
 Lists answer the documented object map ``{id: object}`` with ``limit`` (default 20, 1..100), ``start`` (offset),
 ``properties``, ``orderBy`` (``asc:created,desc:updated``), simple filters (``?name=x``, ``!x``, ``a,b``, ``*``
@@ -25,6 +26,8 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from .. import errors
+from ..batches import SUCCESS_STATES, record_batch, update_batch
+from ..batches import batch_dataset as _batch_dataset
 from ..store import Record, Tenant
 from ..jsonpatch import PatchError, apply_patch
 from .base import Call, Reply, Route, Service
@@ -49,8 +52,21 @@ SYSTEM_FIELDS = frozenset({"imsOrg", "created", "updated", "createdClient", "cre
 BATCH_FIELDS = ("status", "recordCount", "failedRecordCount", "errors", "relatedObjects", "created", "updated",
                 "started", "completed", "size", "metrics", "tags", "inputFormat", "externalId", "replay",
                 "createdClient", "createdUser", "updatedUser", "imsOrg", "version")
-SUCCESS_STATES = ("success", "active")
 FINAL_STATES = ("success", "active", "failed", "failure", "aborted", "abandoned", "inactive", "deleted")
+
+#: Tags every dataset carries, as Adobe's Catalog examples show them: the dataset's Query Service table
+#: (``"tags": {"adobe/pqs/table": ["sample_dataset"]}`` for "Sample Dataset",
+#: https://experienceleague.adobe.com/en/docs/experience-platform/catalog/api/look-up-object) and its lake table format
+#: (``adobe/siphon/table/format``, catalog.yaml ``datasetPatchRequestV2``). AEP Local writes Parquet.
+PQS_TABLE_TAG = "adobe/pqs/table"
+TABLE_FORMAT_TAG = "adobe/siphon/table/format"
+TABLE_FORMAT = "parquet"
+#: ``classification.dataBehavior`` from the behaviour of the schema's class (catalog.yaml ``classification``).
+BEHAVIORS = {"https://ns.adobe.com/xdm/data/time-series": "time-series",
+             "https://ns.adobe.com/xdm/data/record": "record",
+             "https://ns.adobe.com/xdm/data/adhoc": "adhoc"}
+#: Datasets created through the API belong to the customer (catalog.yaml ``managedBy``: CUSTOMER | SYSTEM).
+MANAGED_BY = "CUSTOMER"
 
 _PROPERTY_RE = re.compile(r"^(?P<field>[^=!<>~]+?)\s*(?P<op>==|!=|<=|>=|<|>|~)\s*(?P<value>.*)$", re.S)
 
@@ -63,94 +79,31 @@ def _not_found(what: str, id: str) -> errors.ServiceError:
     return errors.problem(404, "NotFoundError", f"The requested {what} {id} was not found.")
 
 
-# --------------------------------------------------------------------------------------------------------------------
-# batches (written by the engine)
-# --------------------------------------------------------------------------------------------------------------------
-def _batch_dataset(doc: dict[str, Any]) -> str | None:
-    for rel in doc.get("relatedObjects") or []:
-        if isinstance(rel, dict) and rel.get("type") == "dataSet":
-            return rel.get("id")
-    ds = doc.get("dataSet") or doc.get("dataSetId")
-    return ds if isinstance(ds, str) else None
-
-
-def record_batch(platform: "Platform", tenant: Tenant, batch_id: str, doc: dict[str, Any]) -> dict[str, Any]:
-    """Create (or overwrite) the Catalog batch ``batch_id``. Returns the stored document.
-
-    Expected ``doc`` fields (all optional; defaults in brackets): ``status`` ["loading"], ``relatedObjects``
-    (``[{"type": "dataSet", "id": <dataset id>}]`` -- or give ``dataSet``), ``recordCount`` [0],
-    ``failedRecordCount`` [0], ``errors`` [[]] (``{code, description, rows}``), ``created``/``updated`` [now],
-    ``started``, ``completed`` (epoch ms), ``size`` (bytes) [0], ``metrics`` [{}], ``tags`` [{}],
-    ``inputFormat`` [{"format": "parquet"}], ``externalId``, ``replay``, ``createdClient``/``createdUser``/
-    ``updatedUser`` ["aep-local"], ``imsOrg`` [tenant org], ``version`` ["1.0.0"].
-    The dataset's ``lastBatchId``/``lastBatchStatus`` follow.
-    """
-    now = platform.clock.peek_ms()  # may run on the engine thread: read, never tick
-    body = copy.deepcopy(doc)
-    dataset_id = _batch_dataset(body)
-    body.pop("dataSet", None)
-    body.pop("dataSetId", None)
-    if dataset_id and not any(isinstance(r, dict) and r.get("type") == "dataSet"
-                              for r in body.get("relatedObjects") or []):
-        body.setdefault("relatedObjects", []).append({"type": "dataSet", "id": dataset_id})
-    stored: dict[str, Any] = {
-        "imsOrg": tenant.org, "created": now, "updated": now, "createdClient": "aep-local",
-        "createdUser": "aep-local@AdobeID", "updatedUser": "aep-local@AdobeID", "status": "loading",
-        "relatedObjects": [], "version": "1.0.0", "tags": {}, "inputFormat": {"format": "parquet"},
-        "recordCount": 0, "failedRecordCount": 0, "errors": [], "size": 0, "metrics": {},
-    }
-    stored.update(body)
-    stored["status"] = str(stored.get("status") or "loading").lower()
-    created = int(stored.get("created") or now)
-    if platform.store.get(tenant, "batch", batch_id) is None:
-        platform.store.insert(tenant, "batch", batch_id, stored, created=created, state=stored["status"],
-                              parent=dataset_id)
-    else:
-        platform.store.replace(tenant, "batch", batch_id, stored, updated=int(stored.get("updated") or now),
-                               state=stored["status"], parent=dataset_id)
-    _touch_dataset(platform, tenant, dataset_id, batch_id, stored["status"])
-    return copy.deepcopy(stored)
-
-
-def update_batch(platform: "Platform", tenant: Tenant, batch_id: str, changes: dict[str, Any]) -> dict[str, Any]:
-    """Merge ``changes`` (top-level fields, e.g. ``status``, ``recordCount``, ``failedRecordCount``, ``errors``,
-    ``completed``, ``size``, ``metrics``) into a batch; keeps the dataset's last-batch fields current.
-    Raises ``KeyError`` when the batch does not exist."""
-    rec = platform.store.get(tenant, "batch", batch_id)
-    if rec is None:
-        raise KeyError(f"batch {batch_id} does not exist")
-    doc = copy.deepcopy(rec.doc)
-    doc.update(copy.deepcopy(changes))
-    now = platform.clock.peek_ms()  # may run on the engine thread: read, never tick
-    if "updated" not in changes:
-        doc["updated"] = now
-    doc["status"] = str(doc.get("status") or "loading").lower()
-    dataset_id = _batch_dataset(doc)
-    platform.store.replace(tenant, "batch", batch_id, doc, updated=int(doc.get("updated") or now),
-                           state=doc["status"], parent=dataset_id)
-    if "status" in changes:
-        _touch_dataset(platform, tenant, dataset_id, batch_id, doc["status"])
-    return copy.deepcopy(doc)
-
-
-def _touch_dataset(platform: "Platform", tenant: Tenant, dataset_id: str | None, batch_id: str, status: str) -> None:
-    if not dataset_id:
-        return
-    rec = platform.store.get(tenant, "dataSet", dataset_id)
-    if rec is None:
-        return
-    doc = copy.deepcopy(rec.doc)
-    doc["lastBatchId"] = batch_id
-    doc["lastBatchStatus"] = status
-    if status in SUCCESS_STATES:
-        doc["lastSuccessfulBatch"] = batch_id
-    platform.store.replace(tenant, "dataSet", dataset_id, doc, updated=rec.updated, name=doc.get("name"),
-                           state=doc.get("state"))
-
-
 def get_dataset(platform: "Platform", tenant: Tenant, dataset_id: str) -> dict[str, Any] | None:
     rec = platform.store.get(tenant, "dataSet", dataset_id)
     return copy.deepcopy(rec.doc) if rec else None
+
+
+def table_name(name: Any, taken: set[str]) -> str:
+    """The Query Service table of a dataset named ``name``: lower case, every run of other characters than letters
+    and digits one ``_``, trimmed (``"Luma midValues"`` → ``luma_midvalues``); ``_2``, ``_3``... when the sandbox
+    already has that table. UNCONFIRMED: Adobe only says the table name "will be generated based on the dataset name"
+    (https://experienceleague.adobe.com/en/docs/experience-platform/query/ui/create-datasets)."""
+    base = re.sub(r"[^a-z0-9]+", "_", str(name or "").lower()).strip("_") or "dataset"
+    candidate, n = base, 1
+    while candidate in taken:
+        n += 1
+        candidate = f"{base}_{n}"
+    return candidate
+
+
+def data_behavior(schema: dict[str, Any] | None) -> str:
+    """``time-series``, ``record`` or ``adhoc``: the behaviour the schema's class extends (``record`` when unknown)."""
+    extends = (schema or {}).get("meta:extends") or []
+    for behavior_id, behavior in BEHAVIORS.items():
+        if behavior_id in extends:
+            return behavior
+    return "record"
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -344,6 +297,7 @@ class CatalogService(Service):
             Route("PUT", f"{BASE}/dataSets/<id>", self.put_dataset),
             Route("PATCH", f"{BASE}/dataSets/<id>", self.patch_dataset),
             Route("DELETE", f"{BASE}/dataSets/<id>", self.delete_dataset),
+            Route("GET", f"{BASE}/lastBatches", self.last_batches),
             Route("GET", f"{BASE}/batches", self.list_batches),
             Route("GET", f"{BASE}/batches/<id>", self.get_batch),
             Route("GET", f"{BASE}/dataSetFiles", self.list_files),
@@ -396,6 +350,7 @@ class CatalogService(Service):
         doc.update(fields)
         doc.setdefault("tags", {})
         doc.setdefault("enableErrorDiagnostics", False)
+        self._system_metadata(call, doc, None)
         doc.update({"imsOrg": call.tenant.org, "created": now, "updated": now, "createdClient": call.client_id,
                     "createdUser": self._user(call), "updatedUser": self._user(call), "version": "1.0.0",
                     "viewId": self.ids.dataset(), "files": f"@/dataSetFiles?dataSetId={ds_id}", "state": "DRAFT"})
@@ -403,6 +358,32 @@ class CatalogService(Service):
             doc["dataSourceId"] = int(self.ids.dataset()[:6], 16)
         self.store.insert(call.tenant, "dataSet", ds_id, doc, created=now, name=doc.get("name"), state="DRAFT")
         return Reply(201, [f"@/dataSets/{ds_id}"], {"Location": f"{BASE}/dataSets/{ds_id}"})
+
+    def _system_metadata(self, call: Call, doc: dict[str, Any], old: dict[str, Any] | None) -> None:
+        """Give ``doc`` the ``classification`` and the system tags (Query Service table, table format) every dataset
+        carries: kept from ``old`` on updates, derived on create (the table name is unique in the sandbox)."""
+        old = old or {}
+        tags = doc["tags"] = dict(doc.get("tags") or {})
+        old_tags = old.get("tags") or {}
+        for tag in (PQS_TABLE_TAG, TABLE_FORMAT_TAG):
+            if tag not in tags and tag in old_tags:
+                tags[tag] = copy.deepcopy(old_tags[tag])
+        if PQS_TABLE_TAG not in tags:
+            taken = {t for r in self.store.select(call.tenant, "dataSet")
+                     for t in ((r.doc.get("tags") or {}).get(PQS_TABLE_TAG) or [])}
+            tags[PQS_TABLE_TAG] = [table_name(doc.get("name"), taken)]
+        tags.setdefault(TABLE_FORMAT_TAG, [TABLE_FORMAT])
+        classification = doc.get("classification")
+        if not isinstance(classification, dict):
+            classification = copy.deepcopy(old.get("classification")) or {}
+        if "dataBehavior" not in classification:
+            from . import schemaregistry
+
+            ref = (doc.get("schemaRef") or {}).get("id")
+            schema = schemaregistry.get_schema(self.platform, call.tenant, ref) if ref else None
+            classification["dataBehavior"] = data_behavior(schema)
+        classification.setdefault("managedBy", MANAGED_BY)
+        doc["classification"] = classification
 
     def _dataset(self, call: Call) -> Record:
         rec = self.store.get(call.tenant, "dataSet", call.params["id"])
@@ -435,6 +416,7 @@ class CatalogService(Service):
         doc = {k: v for k, v in rec.doc.items() if k in SYSTEM_FIELDS}
         doc.update(fields)
         doc.setdefault("tags", {})
+        self._system_metadata(call, doc, rec.doc)
         return self._save(call, rec, doc)
 
     def patch_dataset(self, call: Call) -> Reply:
@@ -454,6 +436,7 @@ class CatalogService(Service):
             fields = self._user_fields(call, body)
             doc = copy.deepcopy(rec.doc)
             doc.update(fields)
+        self._system_metadata(call, doc, rec.doc)
         return self._save(call, rec, doc)
 
     def delete_dataset(self, call: Call) -> Reply:
@@ -475,6 +458,35 @@ class CatalogService(Service):
         if batch:
             records = [r for r in records if r.id in batch.split(",")]
         return _listing(call, records)
+
+    def last_batches(self, call: Call) -> Reply:
+        """``GET /lastBatches`` (catalog.yaml ``listLastBatches``): for each dataset with batches, ``{lastBatchId,
+        lastBatchStatus, lastSuccessfulBatchId, lastFailedBatchId, imsOrg, sandboxId, created, updated}``, the dates
+        being the last batch's; ``dataSetId`` takes a comma list, the other fields filter like any Catalog list."""
+        wanted = {d.strip() for d in ",".join(call.args("dataSetId")).split(",") if d.strip()}
+        by_dataset: dict[str, list[Record]] = {}
+        for b in self.store.select(call.tenant, "batch"):
+            ds = _batch_dataset(b.doc)
+            if ds and (not wanted or ds in wanted):
+                by_dataset.setdefault(ds, []).append(b)
+        from .sandboxes import get_sandbox
+
+        sandbox_id = (get_sandbox(self.platform, call.tenant.org, call.tenant.sandbox) or {}).get("id", "")
+        records = []
+        for ds, batches in by_dataset.items():
+            batches.sort(key=lambda r: (int(r.doc.get("created") or r.created), r.seq))
+            last = batches[-1]
+            doc: dict[str, Any] = {"lastBatchId": last.id, "lastBatchStatus": str(last.doc.get("status") or "")}
+            for key, states in (("lastSuccessfulBatchId", SUCCESS_STATES), ("lastFailedBatchId", ("failed", "failure"))):
+                found = [r for r in batches if r.doc.get("status") in states]
+                if found:
+                    doc[key] = found[-1].id
+            created = int(last.doc.get("created") or last.created)
+            doc.update({"imsOrg": call.tenant.org, "sandboxId": sandbox_id, "created": created,
+                        "updated": int(last.doc.get("updated") or created)})
+            records.append(Record(ds, doc, None, created, doc["updated"], last.seq))
+        records.sort(key=lambda r: (r.created, r.seq))
+        return _listing(_without(call, "dataSetId"), records)
 
     def get_batch(self, call: Call) -> Reply:
         rec = self.store.get(call.tenant, "batch", call.params["id"])

@@ -11,8 +11,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .. import errors, gateway
+from .. import errors, identity
 from .base import Call, Reply, Route, Service
+from .ims import register_client
 
 BASE = "/aep-local"
 OPENAPI_FILE = Path(__file__).resolve().parent.parent / "openapi.yaml"
@@ -44,7 +45,7 @@ class ControlService(Service):
 
     # -- health and clock ----------------------------------------------------------------------------------------
     def health(self, call: Call) -> Reply:
-        from ... import __version__
+        from ..._version import __version__
 
         services = sorted({name for _, _, name in self.routes_provider()}) if self.routes_provider else []
         return Reply(200, {"status": "ok", "version": __version__, "deterministic": self.platform.seed is not None,
@@ -78,13 +79,13 @@ class ControlService(Service):
         if not body["org_id"].endswith("@AdobeOrg"):
             raise _bad("org_id must look like an IMS org id: '<24 characters>@AdobeOrg'.")
         try:
-            client = gateway.register_client(self.platform, body["client_id"], body["client_secret"], body["org_id"])
+            client = register_client(self.platform, body["client_id"], body["client_secret"], body["org_id"])
         except KeyError:
             raise _bad(f"The client '{body['client_id']}' is already registered.", 409) from None
         return Reply(201, client)
 
     def client_delete(self, call: Call) -> Reply:
-        if not gateway.revoke_client(self.platform, call.params["client_id"]):
+        if not identity.revoke_client(self.platform, call.params["client_id"]):
             raise _bad(f"No client '{call.params['client_id']}'.", 404)
         return Reply(204, None)
 
@@ -93,11 +94,11 @@ class ControlService(Service):
         seconds = body.get("seconds")
         if isinstance(seconds, bool) or not isinstance(seconds, int) or not 1 <= seconds <= _MAX_SECONDS:
             raise _bad('Send {"seconds": n} with a whole number of seconds >= 1 (at most 100 years).')
-        gateway.set_token_lifetime(self.platform, seconds)
+        identity.set_token_lifetime(self.platform, seconds)
         return Reply(200, {"seconds": seconds})
 
     def token_lifetime_get(self, call: Call) -> Reply:
-        return Reply(200, {"seconds": gateway.token_lifetime(self.platform)})
+        return Reply(200, {"seconds": identity.token_lifetime(self.platform)})
 
     # -- OpenAPI -------------------------------------------------------------------------------------------------
     def openapi(self) -> dict[str, Any]:

@@ -4,7 +4,8 @@ language catalogue (REFERENCE §6).
 Mapping sets are store documents of kind ``mappingSet`` (id: 32 hex). The document's top level is the *latest*
 version in its GET form (so ``doc["version"]`` and ``doc["outputSchema"]`` are current) plus ``versions``: every
 version's GET form, index = version number. :func:`get_mapping_set` returns one version; :func:`engine_form`
-turns a stored mapping set back into the request format the engine compiles
+(both from :mod:`aep_magics.local.engine.mapping_sets`, re-exported here) turns a stored mapping set back into the
+request format the engine compiles
 (``{"outputSchema": ..., "mappings": [{"sourceType": ATTRIBUTE|EXPRESSION|STATIC, "source", "destination", ...}]}``).
 
 Both request formats are accepted: the current one (``outputSchema.schemaRef`` + ``mappings[{sourceType, source,
@@ -32,6 +33,9 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from .. import errors
+from ..engine.mapping_sets import STORED_TYPES, engine_form, get_mapping_set
+from ..engine.mapping_sets import public_form as _public
+from ..engine.mapping_sets import source_type as _source_type
 from ..store import Record, Tenant
 from .base import Call, Reply, Route, Service, ServiceError
 
@@ -44,8 +48,6 @@ MAX_LIMIT = 100
 #: Stored mappings report ``text/x.schema-path`` whatever their kind (REFERENCE §6.2); the kind is recovered from
 #: the source itself (a plain field path is an ATTRIBUTE, anything else an EXPRESSION), as the engine does.
 STORED_SOURCE_TYPE = "text/x.schema-path"
-STORED_TYPES = {"text/x.schema-path": None, "schema-path": None, "text/x.aep-xl": "EXPRESSION",
-                "text/plain": "STATIC"}
 DEFAULT_CONTENT_TYPE = "application/vnd.adobe.xed-full+json;version=1"
 
 
@@ -80,27 +82,6 @@ def _schema_ref(body: dict[str, Any]) -> tuple[str | None, str]:
     if isinstance(body.get("xdmSchema"), str) and body["xdmSchema"]:
         return body["xdmSchema"], body.get("xdmVersion") or "1.0"
     return None, DEFAULT_CONTENT_TYPE
-
-
-def _classify(source: Any) -> str:
-    from ..engine.mapping import classify_source
-
-    return classify_source(source)
-
-
-def _source_type(m: dict[str, Any]) -> str:
-    raw = m.get("sourceType")
-    source = m.get("source", m.get("sourceAttribute"))
-    if raw is None:
-        return _classify(source)
-    if not isinstance(raw, str):
-        return "?"
-    up = raw.upper()
-    if up in ("ATTRIBUTE", "EXPRESSION", "STATIC"):
-        return up
-    if raw.lower() in STORED_TYPES:
-        return STORED_TYPES[raw.lower()] or _classify(source)
-    return "?"
 
 
 def normalise_request(body: Any) -> tuple[str | None, str, list[dict[str, Any]], list[dict[str, Any]]]:
@@ -149,40 +130,6 @@ def _static_literal(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return json.dumps(value)
-
-
-def engine_form(doc: dict[str, Any]) -> dict[str, Any]:
-    """A stored (GET-form) mapping set in the request format the Data Prep engine compiles."""
-    mappings = []
-    for m in doc.get("mappings") or []:
-        st = _source_type(m)
-        entry = {"sourceType": "ATTRIBUTE" if st == "?" else st,
-                 "source": m.get("source", m.get("sourceAttribute")),
-                 "destination": m.get("destination", m.get("destinationXdmPath"))}
-        for k in ("name", "description", "identity", "primaryIdentity", "identityGroup", "namespaceCode"):
-            if k in m:
-                entry[k] = m[k]
-        mappings.append(entry)
-    out = copy.deepcopy(doc.get("outputSchema") or {})
-    return {"outputSchema": out, "mappings": mappings}
-
-
-def get_mapping_set(platform: "Platform", tenant: Tenant, mapping_id: str, version: int | None = None
-                    ) -> dict[str, Any] | None:
-    """One version (default: the latest) of a mapping set in its GET form, or None."""
-    rec = platform.store.get(tenant, "mappingSet", mapping_id)
-    if rec is None:
-        return None
-    versions = rec.doc.get("versions") or []
-    if version is None:
-        return _public(rec.doc)
-    if not 0 <= version < len(versions):
-        return None
-    return copy.deepcopy(versions[version])
-
-
-def _public(doc: dict[str, Any]) -> dict[str, Any]:
-    return copy.deepcopy({k: v for k, v in doc.items() if k != "versions"})
 
 
 # --------------------------------------------------------------------------------------------------------------------

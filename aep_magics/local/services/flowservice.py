@@ -18,8 +18,7 @@ from urllib.parse import urlparse
 
 from .. import errors, query, specs
 from ..jsonpatch import PatchError, apply_patch, pointer_tokens
-from ..gateway import PLATFORM
-from ..store import Record, Tenant
+from ..store import PLATFORM, Record, Tenant
 from .base import Call, Reply, Route, Service, ServiceError
 from .sandboxes import sandbox_id
 

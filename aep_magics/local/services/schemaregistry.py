@@ -19,23 +19,27 @@ Choices where Adobe documents nothing (the coordinator's deviations list):
 * ``GET /stats`` counts the tenant's own resources; ``refs`` is returned by create/update, not by lookups (as in the
   documented responses); ``xed-full-desc`` / ``xed-deprecatefield`` are served like ``xed-full``.
 
-Helpers for other modules: :func:`get_schema`, :func:`resolved_schema`, :func:`identity_descriptors`.
+Helpers for other modules (:mod:`aep_magics.local.schemas`, re-exported here): :func:`get_schema`,
+:func:`resolved_schema`, :func:`identity_descriptors`.
 """
 
 from __future__ import annotations
 
 import copy
 import re
-import threading
-import weakref
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote
 
 from .. import errors
+from ..schemas import (RESOURCE_TYPE, SEGMENT_KIND, get_schema, identity_descriptors, resolved_schema,
+                       tenant_lookup)
+from ..schemas import invalidate as _bump
+from ..schemas import normal_id as _normal_id
 from ..store import Record, Tenant
 from ..xdm import library as xlib
 from ..xdm import compose as xres
+from ..xdm.sample import sample_record
 from ..jsonpatch import PatchError, apply_patch
 from .base import Call, Reply, Route, Service, ServiceError
 
@@ -46,11 +50,6 @@ BASE = "/data/foundation/schemaregistry"
 
 #: URL segment → store kind (tenant container).
 TENANT_KINDS = {"schemas": "schema", "fieldgroups": "fieldgroup", "mixins": "fieldgroup", "classes": "class",
-                "datatypes": "datatype"}
-#: store kind → ``meta:resourceType`` and the ``$id`` path segment.
-RESOURCE_TYPE = {"schema": "schemas", "fieldgroup": "mixins", "class": "classes", "datatype": "datatypes"}
-#: ``$id`` path segment → store kind.
-SEGMENT_KIND = {"schemas": "schema", "mixins": "fieldgroup", "fieldgroups": "fieldgroup", "classes": "class",
                 "datatypes": "datatype"}
 #: URL segment (global container) → library kind.
 GLOBAL_KINDS = {"classes": "classes", "fieldgroups": "fieldgroups", "mixins": "fieldgroups", "datatypes": "datatypes",
@@ -67,127 +66,6 @@ DESCRIPTOR_TYPES = ("xdm:descriptorIdentity", "xdm:alternateDisplayInfo", "xdm:d
 _ACCEPT_RE = re.compile(r"^\s*application/vnd\.adobe\.(?P<fam>xed|xdm)(?:-(?P<variant>[a-z0-9-]+))?\+json\s*"
                         r"(?P<params>;.*)?$", re.I)
 _FILTER_RE = re.compile(r"^(?P<field>[^=!<>~]+?)\s*(?P<op>==|!=|<=|>=|<|>|~)\s*(?P<value>.*)$", re.S)
-
-
-# --------------------------------------------------------------------------------------------------------------------
-# resolution cache (per platform; invalidated by any tenant resource write)
-# --------------------------------------------------------------------------------------------------------------------
-class _Cache:
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.generation: dict[Tenant, int] = {}
-        self.resolved: dict[tuple, dict[str, Any]] = {}
-
-
-_CACHES: "weakref.WeakKeyDictionary[Any, _Cache]" = weakref.WeakKeyDictionary()
-_CACHES_LOCK = threading.Lock()
-
-
-def _cache(platform: "Platform") -> _Cache:
-    with _CACHES_LOCK:
-        c = _CACHES.get(platform)
-        if c is None:
-            c = _CACHES[platform] = _Cache()
-        return c
-
-
-def _bump(platform: "Platform", tenant: Tenant) -> None:
-    c = _cache(platform)
-    with c.lock:
-        c.generation[tenant] = c.generation.get(tenant, 0) + 1
-        for key in [k for k in c.resolved if k[0] == tenant]:
-            del c.resolved[key]
-
-
-# --------------------------------------------------------------------------------------------------------------------
-# module helpers (used by Catalog, Data Prep, Flow Service and the engine)
-# --------------------------------------------------------------------------------------------------------------------
-def _kind_of_id(sid: str) -> str | None:
-    parts = sid.split("/")
-    return SEGMENT_KIND.get(parts[-2]) if len(parts) >= 2 else None
-
-
-def _normal_id(id_or_alt: str) -> str:
-    sid = unquote(id_or_alt).strip()
-    sid = re.sub(r"^(https?):/(?!/)", r"\1://", sid)      # a proxy that merged the slashes of https://
-    if sid.startswith("_"):
-        sid = xlib.id_from_alt(sid)
-    return sid
-
-
-def _tenant_record(platform: "Platform", tenant: Tenant, sid: str, kind: str | None = None) -> Record | None:
-    guessed = _kind_of_id(sid)
-    kinds = [kind] if kind else ([guessed] if guessed else list(RESOURCE_TYPE))
-    for k in kinds:
-        rec = platform.store.get(tenant, k, sid)
-        if rec is not None:
-            return rec
-    return None
-
-
-def tenant_lookup(platform: "Platform", tenant: Tenant):
-    """``lookup(id)`` over the tenant's resources and the global library (AEP form, not to be mutated)."""
-    memo: dict[str, dict[str, Any] | None] = {}
-
-    def lookup(sid: str) -> dict[str, Any] | None:
-        if sid in memo:
-            return memo[sid]
-        doc = xlib.global_lookup(sid)
-        if doc is None:
-            rec = _tenant_record(platform, tenant, sid)
-            doc = rec.doc if rec else None
-        memo[sid] = doc
-        return doc
-
-    return lookup
-
-
-def get_schema(platform: "Platform", tenant: Tenant, id_or_alt: str) -> dict[str, Any] | None:
-    """A tenant schema (stored form, deep copy) or a global resource, by ``$id``/``meta:altId``; None if unknown."""
-    sid = _normal_id(id_or_alt)
-    rec = _tenant_record(platform, tenant, sid)
-    if rec is not None:
-        return copy.deepcopy(rec.doc)
-    return xlib.get_resource(sid)
-
-
-def resolved_schema(platform: "Platform", tenant: Tenant, id_or_alt: str, *, text: bool = False
-                    ) -> dict[str, Any] | None:
-    """The ``xed-full`` form (``text=False``: ``-notext``) of a tenant schema or global resource, cached per
-    ``$id`` + version + eTag; None when unknown. Returns a deep copy."""
-    sid = _normal_id(id_or_alt)
-    c = _cache(platform)
-    rec = _tenant_record(platform, tenant, sid)
-    key: tuple[Tenant | None, str, Any, Any, int, bool]
-    if rec is not None:
-        meta = rec.doc.get("meta:registryMetadata") or {}
-        key = (tenant, sid, rec.doc.get("version"), meta.get("eTag"), c.generation.get(tenant, 0), text)
-        doc = rec.doc
-    else:
-        shared = xlib.global_lookup(sid)      # None unless xlib.is_global(sid)
-        if shared is None:
-            return None
-        key = (None, sid, xlib.XDM_VERSION, None, 0, text)
-        doc = shared
-    with c.lock:
-        hit = c.resolved.get(key)
-    if hit is None:
-        body = {k: v for k, v in doc.items() if k != "refs"}
-        hit = xres.resolve(body, full=True, text=text, lookup=tenant_lookup(platform, tenant))
-        with c.lock:
-            c.resolved[key] = hit
-    return copy.deepcopy(hit)
-
-
-def identity_descriptors(platform: "Platform", tenant: Tenant, schema_id: str) -> list[dict[str, Any]]:
-    """The ``xdm:descriptorIdentity`` descriptors of a schema (by ``$id`` or ``meta:altId``), creation order."""
-    sid = _normal_id(schema_id)
-    out = []
-    for rec in platform.store.select(tenant, "descriptor"):
-        d = rec.doc
-        if d.get("@type") == "xdm:descriptorIdentity" and _normal_id(str(d.get("xdm:sourceSchema", ""))) == sid:
-            out.append(copy.deepcopy(d))
-    return out
 
 
 def _sandbox_info(platform: "Platform", tenant: Tenant) -> tuple[str, str]:
@@ -228,6 +106,9 @@ class SchemaRegistryService(Service):
             r.append(Route("PUT", f"{BASE}/tenant/{seg}/<path:id>", self._bind(self.replace, seg)))
             r.append(Route("PATCH", f"{BASE}/tenant/{seg}/<path:id>", self._bind(self.patch, seg)))
             r.append(Route("DELETE", f"{BASE}/tenant/{seg}/<path:id>", self._bind(self.delete, seg)))
+        r.append(Route("GET", f"{BASE}/tenant/unions", self.list_unions))
+        r.append(Route("GET", f"{BASE}/tenant/unions/<path:id>", self.get_union))
+        r.append(Route("GET", f"{BASE}/rpc/sampledata/<path:id>", self.sample_data))
         r.append(Route("GET", f"{BASE}/tenant/behaviors", self._bind(self.list_tenant, "behaviors")))
         r.append(Route("GET", f"{BASE}/tenant/behaviors/<path:id>", self._bind(self.get_tenant, "behaviors")))
         r += [
@@ -387,6 +268,12 @@ class SchemaRegistryService(Service):
         return rec
 
     def get_tenant(self, call: Call, seg: str) -> Reply:
+        kind = GLOBAL_KINDS.get(seg)
+        if kind and xlib.get_resource(_normal_id(call.params["id"]), kind) is not None:
+            # a standard resource looked up in the tenant container, as clients that default to ``tenant`` do
+            # (aepp's SchemaManager fetches a schema's standard field groups so): served from the global library.
+            # UNCONFIRMED, see docs/deviations.md.
+            return self.get_global(call, seg)
         full, text = self._lookup_accept(call)
         rec = self._tenant_rec(call, seg)
         self._check_version(call, seg, rec.id)
@@ -398,6 +285,56 @@ class SchemaRegistryService(Service):
         else:
             out = xres.resolve({k: v for k, v in rec.doc.items() if k != "refs"}, full=False, text=text)
         return Reply(200, out)
+
+    # -- unions and sample data ---------------------------------------------------------------------------------------
+    def _unions(self, call: Call) -> list[dict[str, Any]]:
+        """The sandbox's union schemas: one per class that has schemas enabled for Profile (``meta:immutableTags``
+        holding ``union``), its ``allOf`` the class then every field group those schemas use
+        (https://experienceleague.adobe.com/en/docs/experience-platform/xdm/api/unions). UNCONFIRMED details: see
+        docs/deviations.md."""
+        members: dict[str, list[dict[str, Any]]] = {}
+        for rec in self.store.select(call.tenant, "schema"):
+            if "union" in (rec.doc.get("meta:immutableTags") or []) and rec.doc.get("meta:class"):
+                members.setdefault(rec.doc["meta:class"], []).append(rec.doc)
+        out = []
+        for class_id, schemas in members.items():
+            cls = get_schema(self.platform, call.tenant, class_id) or {}
+            refs = [class_id]
+            for doc in schemas:
+                for part in doc.get("allOf") or []:
+                    ref = part.get("$ref") if isinstance(part, dict) else None
+                    if ref and ref not in refs:
+                        refs.append(ref)
+            union_id = f"{class_id}__union"
+            path = union_id.split("://", 1)[-1].split("/", 1)[-1]
+            out.append({"$id": union_id, "meta:altId": "_" + path.replace("/", "."), "meta:resourceType": "unions",
+                        "version": "1.0", "title": cls.get("title", class_id), "type": "object",
+                        "description": cls.get("description", ""), "allOf": [{"$ref": r} for r in refs],
+                        "meta:class": class_id})
+        return out
+
+    def list_unions(self, call: Call) -> Reply:
+        variant = self._list_accept(call)
+        return self._page(call, self._unions(call), "tenant", "unions", variant == "id")
+
+    def get_union(self, call: Call) -> Reply:
+        self._lookup_accept(call)
+        sid = unquote(call.params["id"])
+        for union in self._unions(call):
+            if sid in (union["$id"], union["meta:altId"]):
+                return Reply(200, union)
+        raise self._not_found(call, "unions", sid)
+
+    def sample_data(self, call: Call) -> Reply:
+        """``GET /rpc/sampledata/{SCHEMA_ID}``: a sample record of the resolved schema (see :mod:`..xdm.sample`)."""
+        sid = _normal_id(call.params["id"])
+        try:
+            resolved = resolved_schema(self.platform, call.tenant, sid)
+        except xres.XDMError as exc:
+            raise self._from(call, exc) from None
+        if resolved is None:
+            raise self._not_found(call, "schemas", sid)
+        return Reply(200, sample_record(resolved))
 
     # -- tenant writes --------------------------------------------------------------------------------------------------
     def _user(self, call: Call) -> str:

@@ -294,6 +294,31 @@ _country_w = np.array([c.weight for c in COUNTRIES], dtype=np.float64)
 _country_city_total = np.bincount(CITY_COUNTRY, weights=_city_w, minlength=len(COUNTRIES))
 CITY_WEIGHTS = _city_w / _country_city_total[CITY_COUNTRY] * (_country_w / _country_w.sum())[CITY_COUNTRY]
 CITY_CUM = np.cumsum(CITY_WEIGHTS) / CITY_WEIGHTS.sum()
+# approximate city-centre coordinates (degrees), the base of the shipping addresses' latitude and longitude
+_CITY_COORDS: dict[str, tuple[float, float]] = {
+    "New York": (40.7128, -74.0060), "Brooklyn": (40.6782, -73.9442), "Los Angeles": (34.0522, -118.2437),
+    "San Francisco": (37.7749, -122.4194), "Chicago": (41.8781, -87.6298), "Houston": (29.7604, -95.3698),
+    "Austin": (30.2672, -97.7431), "Phoenix": (33.4484, -112.0740), "Seattle": (47.6062, -122.3321),
+    "Denver": (39.7392, -104.9903), "Boston": (42.3601, -71.0589), "Miami": (25.7617, -80.1918),
+    "Atlanta": (33.7490, -84.3880), "Portland": (45.5152, -122.6784), "Nashville": (36.1627, -86.7816),
+    "Anchorage": (61.2181, -149.9003), "Honolulu": (21.3069, -157.8583), "Toronto": (43.6532, -79.3832),
+    "Montréal": (45.5017, -73.5673), "Québec": (46.8139, -71.2080), "Vancouver": (49.2827, -123.1207),
+    "Calgary": (51.0447, -114.0719), "Halifax": (44.6488, -63.5752), "London": (51.5074, -0.1278),
+    "Manchester": (53.4808, -2.2426), "Edinburgh": (55.9533, -3.1883), "Bristol": (51.4545, -2.5879),
+    "Belfast": (54.5973, -5.9301), "Berlin": (52.5200, 13.4050), "München": (48.1351, 11.5820),
+    "Hamburg": (53.5511, 9.9937), "Köln": (50.9375, 6.9603), "Düsseldorf": (51.2277, 6.7735),
+    "Paris": (48.8566, 2.3522), "Lyon": (45.7640, 4.8357), "Marseille": (43.2965, 5.3698),
+    "Toulouse": (43.6047, 1.4442), "Nantes": (47.2184, -1.5536), "Madrid": (40.4168, -3.7038),
+    "Barcelona": (41.3874, 2.1686), "Valencia": (39.4699, -0.3763), "Sevilla": (37.3891, -5.9845),
+    "Milano": (45.4642, 9.1900), "Roma": (41.9028, 12.4964), "Torino": (45.0703, 7.6869),
+    "Napoli": (40.8518, 14.2681), "Amsterdam": (52.3676, 4.9041), "Rotterdam": (51.9244, 4.4777),
+    "Utrecht": (52.0907, 5.1214), "Sydney": (-33.8688, 151.2093), "Melbourne": (-37.8136, 144.9631),
+    "Brisbane": (-27.4698, 153.0251), "Perth": (-31.9505, 115.8605), "東京都千代田区": (35.6940, 139.7536),
+    "大阪市北区": (34.7055, 135.4983), "横浜市西区": (35.4660, 139.6223), "Ciudad de México": (19.4326, -99.1332),
+    "Guadalajara": (20.6597, -103.3496), "Monterrey": (25.6866, -100.3161),
+}
+CITY_LAT = np.array([_CITY_COORDS[r[1]][0] for r in _CITY_ROWS], dtype=np.float64)
+CITY_LON = np.array([_CITY_COORDS[r[1]][1] for r in _CITY_ROWS], dtype=np.float64)
 # cities of each country (for alternative shipping addresses)
 _order = np.argsort(CITY_COUNTRY, kind="stable")
 COUNTRY_CITY_LIST = _order.astype(np.int64)

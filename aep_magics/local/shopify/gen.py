@@ -33,7 +33,11 @@ EMAIL_NULL_SHARE = 0.005          # customers (and so their orders) without an e
 EMAIL_MALFORMED_SHARE = 0.02      # missing @, "name@@x.com", trailing/leading space, "x@gmail.", "x@gmail,com"
 PHONE_NULL_SHARE = 0.10           # customers without a phone (Phone, *_Address_Phone null)
 PHONE_ODD_SHARE = 0.01            # "(212) 555-0147", "0612345678", "0049151...", "+44.7700.900123", "... x12"
-COUNTRY_LOWERCASE_SHARE = 0.003   # per address: "us" instead of "US" (fails XDM's ^[A-Z]{2}$)
+COUNTRY_LOWERCASE_SHARE = 0.003   # per address: "us" instead of "US" (breaks XDM's ^[A-Z]{2}$, not checked in batch)
+# Shipping address coordinates (per order). Batch ingestion checks ranges: latitude -90..90, longitude -180..180.
+GEO_NULL_SHARE = 0.05             # addresses that were never geocoded
+GEO_SWAPPED_SHARE = 0.03          # latitude and longitude swapped: out of range where |longitude| > 90
+GEO_MERCATOR_SHARE = 0.004        # Web Mercator metres instead of degrees: always out of range
 BIRTH_DATE_NULL_SHARE = 0.35
 GUEST_NAME_LOCALE_SHARE = 0.12    # customers in en-speaking countries with a de/fr/es/it/nl name
 
@@ -93,6 +97,7 @@ ORDERS_COLUMNS: tuple[tuple[str, str], ...] = (
     ("Customer_Locale", "str"), ("Buyer_Accepts_Marketing", "bool"), ("Source_Name", "str"), ("Tags", "str"),
     ("Time_Zone", "str"), ("Browser_Ip", "str"), ("Test", "bool"),
     *((f"Shipping_Address_{c}", "str") for c in _ADDR),
+    ("Shipping_Address_Latitude", "float"), ("Shipping_Address_Longitude", "float"),
     *((f"Billing_Address_{c}", "str") for c in _BILL),
 )
 CUSTOMERS_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -130,7 +135,8 @@ AC_NOTE_ATTRIBUTES_COLUMNS: tuple[tuple[str, str], ...] = (
     ("Abandoned_Checkout_Id", "int"), ("Name", "str"), ("Value", "str"), ("Updated_At", "ts"),
 )
 
-_ARROW = {"int": pa.int64(), "str": pa.string(), "ts": pa.string(), "date": pa.string(), "bool": pa.bool_()}
+_ARROW = {"int": pa.int64(), "str": pa.string(), "ts": pa.string(), "date": pa.string(), "bool": pa.bool_(),
+          "float": pa.float64()}
 
 
 def arrow_schema(columns: tuple[tuple[str, str], ...]) -> pa.Schema:
@@ -476,6 +482,23 @@ def _address(prefix: str, first, last, street, addr2, addr2_null, city, zipc, co
     return {f"{prefix}_{k}": vals[k] for k in cols}
 
 
+def shipping_coordinates(h: Hasher, i: np.ndarray, city: np.ndarray) -> tuple[pa.Array, pa.Array]:
+    """Latitude and longitude of the orders' shipping addresses: near the city centre, with the dirt of real
+    geocoded data (missing, swapped, Web Mercator metres; see the shares at the top)."""
+    lat = np.round(D.CITY_LAT[city] + (h.unif("o.latj", i) - 0.5) * 0.12, 6)
+    lon = np.round(D.CITY_LON[city] + (h.unif("o.lonj", i) - 0.5) * 0.12, 6)
+    u = h.unif("o.geodirt", i)
+    missing = u < GEO_NULL_SHARE
+    swapped = (u >= GEO_NULL_SHARE) & (u < GEO_NULL_SHARE + GEO_SWAPPED_SHARE)
+    mercator = (u >= GEO_NULL_SHARE + GEO_SWAPPED_SHARE) & (u < GEO_NULL_SHARE + GEO_SWAPPED_SHARE
+                                                           + GEO_MERCATOR_SHARE)
+    merc_x = np.round(lon * 20037508.34 / 180.0, 2)
+    merc_y = np.round(np.log(np.tan((90.0 + lat) * np.pi / 360.0)) * 6378137.0, 2)
+    out_lat = np.where(swapped, lon, np.where(mercator, merc_y, lat))
+    out_lon = np.where(swapped, lat, np.where(mercator, merc_x, lon))
+    return pa.array(out_lat, mask=missing), pa.array(out_lon, mask=missing)
+
+
 def build_customers(h: Hasher, csegs: list[Segment], oseg: list[Segment], c: np.ndarray, counts: np.ndarray,
                     spent: np.ndarray, last_order: np.ndarray) -> pa.Table:
     """Customer rows for indices ``c``; counts/spent/last_order are the customers' statistics (aligned)."""
@@ -710,6 +733,7 @@ def build_orders(h: Hasher, cat: Catalogue, oseg: list[Segment], cseg: list[Segm
     }
     cols.update(_address("Shipping_Address", prof["first"], prof["last"], s_street, prof["addr2"], s_addr2_null,
                          s_city, s_zip, country, s_cc_lower, prof["phone"], _ADDR))
+    cols["Shipping_Address_Latitude"], cols["Shipping_Address_Longitude"] = shipping_coordinates(h, i, s_city)
     cols.update(_address("Billing_Address", prof["first"], prof["last"], prof["street"], prof["addr2"],
                          prof["addr2_null"], prof["city"], prof["zip"], country, prof["cc_lower"], prof["phone"],
                          _BILL))

@@ -59,7 +59,7 @@ CHUNK_ROWS = 100_000                # orders (or customers) per generated chunk 
 FILE_CHUNKS = 5                     # chunks per file of the initial snapshot (500k orders per file)
 PARALLEL_MIN_ORDERS = 500_000       # generate() uses worker processes from this size on
 COMPRESSION = "zstd"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: shipping address coordinates
 STORE_DIRNAME = "shopify"           # default_store(data_dir) keeps the store in data_dir/shopify
 
 ORDERS = "Shopify.Orders"
@@ -108,7 +108,7 @@ def iso(epoch: int) -> str:
 
 
 def _explore_column(name: str, kind: str) -> dict:
-    if kind == "int":
+    if kind in ("int", "float"):
         return {"name": name, "type": "double", "xdm": {"type": "number"}}
     if kind == "bool":
         return {"name": name, "type": "boolean", "xdm": {"type": "boolean"}}

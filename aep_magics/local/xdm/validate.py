@@ -10,6 +10,15 @@ Two validators that must agree (``tests/test_xdm.py`` checks them on one shared 
   nested ``pyarrow.Table``, are expanded) with ``pyarrow.compute`` kernels — no per-row Python on the hot path.
   Map columns and free-form objects fall back to the record validator, value by value.
 
+Which checks apply is the ingestion mode's (``checks=``), as Adobe's *Data quality* page lists them
+(https://experienceleague.adobe.com/en/docs/experience-platform/ingestion/quality/overview):
+
+* ``"batch"`` (the default; source dataflows such as Shopify through ``CRMToAEP`` are batch ingestion): data type,
+  enum, range and required-field checks, and **no** ``format`` or ``pattern`` checks. XDM's ``date`` and
+  ``date-time`` are data types of their own (``meta:xdmType``), so a string that is not a date there is a data type
+  error (``INGEST-1401-400``); an ``email`` or ``uri`` format or a ``pattern`` is not checked.
+* ``"streaming"``: every check above plus ``format`` and ``pattern``.
+
 Semantics shared by both: ``null`` means *absent* (as in Parquet), so ``{"a": None}`` and ``{"a": {}}`` are treated
 like a missing ``a``; fields the schema does not define are errors; ``required`` applies at the root and inside any
 object that is present (an object is present when any of its fields is non-null), including array items.
@@ -20,9 +29,9 @@ as ``a[2].b``:
 
 =====================  ====================================================================
 ``INGEST-1401-400``    type mismatch (the value is not of the field's type)
-``INGEST-1402-400``    format (email, date, date-time, uri)
+``INGEST-1402-400``    format (email, date, date-time, uri; streaming only)
 ``INGEST-1403-400``    value not in the field's ``enum`` / ``const``
-``INGEST-1404-400``    ``pattern`` not matched
+``INGEST-1404-400``    ``pattern`` not matched (streaming only)
 ``INGEST-1405-400``    out of range (``minimum``/``maximum``/``exclusiveMinimum``/``exclusiveMaximum``)
 ``INGEST-1406-400``    length out of range (``minLength``/``maxLength``)
 ``INGEST-1407-400``    required field missing
@@ -51,6 +60,12 @@ LENGTH = "INGEST-1406-400"
 REQUIRED = "INGEST-1407-400"
 UNKNOWN = "INGEST-1408-400"
 INVALID = "INGEST-1409-400"
+
+BATCH = "batch"
+STREAMING = "streaming"
+MODES = (BATCH, STREAMING)
+#: The formats that are XDM data types of their own: checked in batch mode too, reported as type errors.
+TYPE_FORMATS = ("date", "date-time")
 
 CODES = {"type": TYPE, "format": FORMAT, "enum": ENUM, "const": ENUM, "pattern": PATTERN, "minimum": RANGE,
          "maximum": RANGE, "exclusiveMinimum": RANGE, "exclusiveMaximum": RANGE, "minLength": LENGTH,
@@ -126,20 +141,29 @@ def message(code: str, path: str, expected: Any = None, value: Any = None) -> st
 # --------------------------------------------------------------------------------------------------------------------
 # helpers on resolved schemas
 # --------------------------------------------------------------------------------------------------------------------
-def _strictify(node: Any) -> Any:
-    """A validation copy of a resolved schema: objects reject undefined fields."""
+def _check_mode(checks: str) -> str:
+    if checks not in MODES:
+        raise ValueError(f"checks must be one of {MODES}, not {checks!r}")
+    return checks
+
+
+def _strictify(node: Any, checks: str = BATCH) -> Any:
+    """A validation copy of a resolved schema: objects reject undefined fields; in batch mode ``pattern`` and the
+    formats that are not data types are left out."""
     if isinstance(node, list):
-        return [_strictify(x) for x in node]
+        return [_strictify(x, checks) for x in node]
     if not isinstance(node, dict):
         return node
     out: dict[str, Any] = {}
     for k, v in node.items():
         if k in ("title", "description", "examples", "meta:enum", "default"):
             continue
+        if checks == BATCH and (k == "pattern" or (k == "format" and v not in TYPE_FORMATS)):
+            continue
         if k in ("properties", "patternProperties") and isinstance(v, dict):
-            out[k] = {name: _strictify(sub) for name, sub in v.items()}
+            out[k] = {name: _strictify(sub, checks) for name, sub in v.items()}
         elif k in ("items", "additionalProperties", "anyOf", "oneOf", "allOf", "not"):
-            out[k] = _strictify(v)
+            out[k] = _strictify(v, checks)
         else:
             out[k] = v
     if out.get("properties") and "additionalProperties" not in out and "patternProperties" not in out \
@@ -184,9 +208,10 @@ _REQ_RE = re.compile(r"^'(.*)' is a required property$")
 class RecordValidator:
     """Validates AEP-form records against a resolved schema; also offers the vectorised column validator."""
 
-    def __init__(self, resolved: dict[str, Any]):
+    def __init__(self, resolved: dict[str, Any], *, checks: str = BATCH):
         self.resolved = resolved
-        self.schema = _strictify(resolved)
+        self.checks = _check_mode(checks)
+        self.schema = _strictify(resolved, checks)
         self._validator = Draft6Validator(self.schema, format_checker=FORMAT_CHECKER)
         self._columns: ColumnValidator | None = None
 
@@ -218,6 +243,8 @@ class RecordValidator:
                 self._collect(sub, out)
         else:
             code = CODES.get(kw, INVALID)
+            if code == FORMAT and self.checks == BATCH:
+                code = TYPE
             expected = err.validator_value
             if kw in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minLength", "maxLength"):
                 expected = f"{kw} {err.validator_value}"
@@ -240,12 +267,12 @@ class RecordValidator:
                          max_errors: int | None = None):
         """Vectorised validation, see :class:`ColumnValidator`."""
         if self._columns is None:
-            self._columns = ColumnValidator(self.resolved, record_validator=self)
+            self._columns = ColumnValidator(self.resolved, record_validator=self, checks=self.checks)
         return self._columns.validate(columns, num_rows=num_rows, max_errors=max_errors)
 
 
-def _sub_validator(node: dict[str, Any]) -> Draft6Validator:
-    return Draft6Validator(_strictify(node), format_checker=FORMAT_CHECKER)
+def _sub_validator(node: dict[str, Any], checks: str = BATCH) -> Draft6Validator:
+    return Draft6Validator(_strictify(node, checks), format_checker=FORMAT_CHECKER)
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -268,8 +295,10 @@ class ColumnValidator:
     ``valid_mask`` is a ``pyarrow.BooleanArray`` (one entry per row) and ``errors`` a list of
     ``(row_index, path, code, message)``."""
 
-    def __init__(self, resolved: dict[str, Any], record_validator: RecordValidator | None = None):
+    def __init__(self, resolved: dict[str, Any], record_validator: RecordValidator | None = None, *,
+                 checks: str = BATCH):
         self.resolved = resolved
+        self.checks = _check_mode(checks)
         self._records = record_validator
         self._subs: dict[str, Draft6Validator] = {}
         self._required_objects: list[tuple[str, dict[str, Any]]] | None = None
@@ -483,11 +512,12 @@ class ColumnValidator:
         key = flat.path
         validator = self._subs.get(key)
         if validator is None:
-            validator = self._subs[key] = _sub_validator(node)
+            validator = self._subs[key] = _sub_validator(node, self.checks)
         values = flat.values.to_pylist()
         is_map_type = pa.types.is_map(flat.values.type)
         rv = RecordValidator.__new__(RecordValidator)
         rv._validator = validator
+        rv.checks = self.checks
         for i, v in enumerate(values):
             if v is None:
                 continue
@@ -549,11 +579,12 @@ class ColumnValidator:
         valid = values.is_valid()
         is_str = pa.types.is_string(values.type) or pa.types.is_large_string(values.type)
         fmt = node.get("format")
-        if is_str and fmt in FORMAT_RE:
+        batch = self.checks == BATCH
+        if is_str and fmt in FORMAT_RE and not (batch and fmt not in TYPE_FORMATS):
             ok = pc.match_substring_regex(values, FORMAT_RE[fmt])
-            if fmt in ("date", "date-time"):
+            if fmt in TYPE_FORMATS:
                 ok = pc.and_(ok, _real_dates(values, pc.fill_null(ok, False)))
-            self._report(flat, pc.and_(valid, pc.invert(pc.fill_null(ok, False))), FORMAT, fmt)
+            self._report(flat, pc.and_(valid, pc.invert(pc.fill_null(ok, False))), TYPE if batch else FORMAT, fmt)
         for kw in ("enum", "const"):
             if kw not in node:
                 continue
@@ -567,7 +598,7 @@ class ColumnValidator:
                 pyvals = values.to_pylist()
                 ok = pa.array([v in allowed for v in pyvals])
             self._report(flat, pc.and_(valid, pc.invert(ok)), ENUM, allowed if kw == "enum" else node[kw])
-        if is_str and "pattern" in node:
+        if is_str and "pattern" in node and not batch:
             pattern = node["pattern"]
             try:
                 ok = pc.match_substring_regex(values, pattern)
@@ -746,9 +777,9 @@ def _composite(rows, positions):
     return pc.binary_join_element_wise(*parts, "/")
 
 
-def validate_columns(resolved: dict[str, Any], columns: Mapping[str, Any], **kw):
-    """``ColumnValidator(resolved).validate(columns)``."""
-    return ColumnValidator(resolved).validate(columns, **kw)
+def validate_columns(resolved: dict[str, Any], columns: Mapping[str, Any], *, checks: str = BATCH, **kw):
+    """``ColumnValidator(resolved, checks=checks).validate(columns)``."""
+    return ColumnValidator(resolved, checks=checks).validate(columns, **kw)
 
 
 def records_to_columns(records: list[dict[str, Any]], paths: Iterable[str] | None = None) -> dict[str, list[Any]]:
