@@ -1,4 +1,4 @@
-"""Adobe IMS OAuth Server-to-Server: masked secrets and a cached, self-refreshing access token (REFERENCE §1.1)."""
+"""Adobe IMS OAuth Server-to-Server: masked secrets and a cached, self-refreshing access token (https://developer.adobe.com/developer-console/docs/guides/authentication/ServerToServerAuthentication/implementation)."""
 
 from __future__ import annotations
 
@@ -155,7 +155,7 @@ class TokenProvider:
             raise AuthError(
                 resp.status_code, method="POST", path=url, message="IMS answered without an access_token"
             ) from None
-        if expires_in > 10 * 86400:  # the legacy JWT exchange counted milliseconds (REFERENCE §1.1)
+        if expires_in > 10 * 86400:  # the legacy JWT exchange counted milliseconds (https://developer.adobe.com/developer-console/docs/guides/authentication/ServerToServerAuthentication/implementation)
             expires_in /= 1000
         self._token = Secret(token)
         self._expires_at = self._clock() + expires_in

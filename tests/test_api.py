@@ -1,4 +1,5 @@
-"""The service wrappers send exactly the documented calls (REFERENCE §3-§6, §9) and unwrap their answers."""
+"""The service wrappers send exactly the documented calls (Adobe's API reference,
+https://developer.adobe.com/experience-platform-apis/, and the eCommerce tutorial) and unwrap their answers."""
 
 from __future__ import annotations
 

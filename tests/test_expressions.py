@@ -49,7 +49,7 @@ def arrow_value(text: str, row: dict | None = None, context: EvalContext | None 
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Every documented example (REFERENCE §6.7 / help/data-prep/functions.md), on both evaluation paths.
+# Every documented example (https://experienceleague.adobe.com/en/docs/experience-platform/data-prep/functions / help/data-prep/functions.md), on both evaluation paths.
 # Where the documentation is not valid syntax or contradicts itself the adaptation is noted.
 # ---------------------------------------------------------------------------------------------------------------
 

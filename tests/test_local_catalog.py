@@ -1,4 +1,4 @@
-"""Catalog Service of AEP Local over loopback HTTP (REFERENCE §5): datasets, list parameters, batches written by the
+"""Catalog Service of AEP Local over loopback HTTP (https://experienceleague.adobe.com/en/docs/experience-platform/catalog/api/getting-started): datasets, list parameters, batches written by the
 engine's helpers, dataset files."""
 
 from __future__ import annotations

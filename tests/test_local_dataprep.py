@@ -1,4 +1,4 @@
-"""Data Prep of AEP Local over loopback HTTP (REFERENCE §6): mapping sets in both formats, validation against the
+"""Data Prep of AEP Local over loopback HTTP (https://experienceleague.adobe.com/en/docs/experience-platform/data-prep/api/mapping-set): mapping sets in both formats, validation against the
 target schema, versions, validate / preview, the expression language catalogue."""
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def schema_id(raw, J):
 
 
 def current(schema_id, mappings=None):
-    """REFERENCE §6.2, verbatim apart from the schema id."""
+    """https://experienceleague.adobe.com/en/docs/experience-platform/data-prep/api/mapping-set, verbatim apart from the schema id."""
     return {
         "outputSchema": {"schemaRef": {"id": schema_id,
                                        "contentType": "application/vnd.adobe.xed-full+json;version=1"}},
@@ -59,7 +59,7 @@ def current(schema_id, mappings=None):
 
 
 def legacy(schema_id):
-    """REFERENCE §6.3, verbatim apart from the schema id."""
+    """https://experienceleague.adobe.com/en/docs/experience-platform/sources/api-tutorials/collect/ecommerce, verbatim apart from the schema id."""
     return {
         "version": 0,
         "xdmSchema": schema_id,

@@ -17,7 +17,7 @@ DATA_LAKE = "c604ff05-7f1a-43c0-8e18-33bf874cb11c"
 CRM_TO_AEP = "14518937-270c-4525-bdec-c2ba7cce3860"
 FAR_FUTURE = 4102444800           # 2100-01-01, epoch seconds: scheduled flows never come due in these tests
 
-# REFERENCE §3.5 / §3.7 / §3.8 / §3.10 request bodies, verbatim (the source connection's trailing comma removed).
+# https://experienceleague.adobe.com/en/docs/experience-platform/sources/api-tutorials/create/ecommerce/shopify / https://experienceleague.adobe.com/en/docs/experience-platform/sources/api-tutorials/collect/ecommerce / https://experienceleague.adobe.com/en/docs/experience-platform/sources/api-tutorials/collect/ecommerce / https://experienceleague.adobe.com/en/docs/experience-platform/sources/api-tutorials/collect/ecommerce request bodies, verbatim (the source connection's trailing comma removed).
 BASE_CONNECTION_DOC = """{
       "name": "Shopify source",
       "description": "Shopify source",

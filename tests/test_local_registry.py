@@ -1,4 +1,4 @@
-"""Schema Registry of AEP Local over loopback HTTP (REFERENCE §4): global library lookups in every Accept variant,
+"""Schema Registry of AEP Local over loopback HTTP (https://experienceleague.adobe.com/en/docs/experience-platform/xdm/api/getting-started): global library lookups in every Accept variant,
 tenant schemas / field groups / descriptors, the documented error bodies."""
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ FULL = "application/vnd.adobe.xed-full+json; version=1"
 NOTEXT = "application/vnd.adobe.xed-notext+json; version=1"
 FULL_NOTEXT = "application/vnd.adobe.xed-full-notext+json; version=1"
 
-#: REFERENCE §4.4, the Shopify tutorial's request, verbatim.
+#: https://experienceleague.adobe.com/en/docs/experience-platform/xdm/api/schemas, the Shopify tutorial's request, verbatim.
 TUTORIAL_BODY = {
     "type": "object",
     "title": "Test Shopify schema",

@@ -438,7 +438,7 @@ def test_flow_schedule_is_checked_before_anything_is_created(aep):
     assert len(client.flow.list_flows()) == before
 
 
-# -- the tutorial, end to end (REFERENCE §9) --------------------------------------------------------------------------
+# -- the tutorial, end to end (https://experienceleague.adobe.com/en/docs/experience-platform/sources/api-tutorials/collect/ecommerce) --------------------------------------------------------------------------
 
 SCHEMA = """%%aep_schema -o schema {options}
 {

@@ -23,7 +23,7 @@ from aep_magics.local.engine.mapping import (
 NOW = dt.datetime(2024, 5, 1, 12, 0, tzinfo=dt.UTC)
 CTX = EvalContext.deterministic(NOW, seed=1)
 
-# REFERENCE §6.2 (current format)
+# https://experienceleague.adobe.com/en/docs/experience-platform/data-prep/api/mapping-set (current format)
 CURRENT = {
     "outputSchema": {"schemaRef": {"id": "https://ns.adobe.com/aeplocal/schemas/89abc",
                                    "contentType": "application/vnd.adobe.xed-full+json;version=1"}},
@@ -34,7 +34,7 @@ CURRENT = {
     ],
 }
 
-# REFERENCE §6.3 (legacy format of the Shopify tutorial), plus an identity and an expression sourceAttribute
+# https://experienceleague.adobe.com/en/docs/experience-platform/sources/api-tutorials/collect/ecommerce (legacy format of the Shopify tutorial), plus an identity and an expression sourceAttribute
 LEGACY = {
     "version": 0,
     "xdmSchema": "https://ns.adobe.com/aeplocal/schemas/854ddc",
@@ -214,7 +214,7 @@ def test_errors_nullify_only_the_failing_column():
 
 
 def test_preview_rows_nest_destinations():
-    """REFERENCE §6.6: the preview answers nested data per row and errors null when there are none."""
+    """https://experienceleague.adobe.com/en/docs/experience-platform/data-prep/api/mapping-set: the preview answers nested data per row and errors null when there are none."""
     compiled = compile_mappings(normalise_mappings(CURRENT))
     preview = compiled.apply_rows([{"id": 1234, "firstName": "Jim", "lastName": "Seltzer"}], CTX)
     assert preview == [{"data": {"_id": 1234, "person": {"name": {"firstName": "Jim", "lastName": "Seltzer"}}},

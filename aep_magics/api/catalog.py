@@ -1,4 +1,4 @@
-"""Catalog Service (``/data/foundation/catalog``): datasets and batches (REFERENCE §5). Lists are id-keyed maps."""
+"""Catalog Service (``/data/foundation/catalog``): datasets and batches (https://experienceleague.adobe.com/en/docs/experience-platform/catalog/api/getting-started). Lists are id-keyed maps."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Data Prep / mapping (``/data/foundation/conversion``): mapping sets, validate, preview (REFERENCE §6)."""
+"""Data Prep / mapping (``/data/foundation/conversion``): mapping sets, validate, preview (https://experienceleague.adobe.com/en/docs/experience-platform/data-prep/api/mapping-set)."""
 
 from __future__ import annotations
 

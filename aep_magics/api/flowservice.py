@@ -1,5 +1,5 @@
 """Flow Service (``/data/foundation/flowservice``): connection specs, connections, source/target connections,
-flow specs, flows and runs (REFERENCE §3)."""
+flow specs, flows and runs (https://developer.adobe.com/experience-platform-apis/references/flow-service/)."""
 
 from __future__ import annotations
 

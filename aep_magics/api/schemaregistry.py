@@ -1,5 +1,5 @@
 """Schema Registry (``/data/foundation/schemaregistry``): tenant schemas, global classes and field groups, stats
-(REFERENCE §4). Every GET carries the ``Accept`` header that picks the representation."""
+(https://experienceleague.adobe.com/en/docs/experience-platform/xdm/api/getting-started). Every GET carries the ``Accept`` header that picks the representation."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from ._base import Filter, Service, property_list, seg
 
 Body = dict[str, Any]
 
-#: Lookup representations (``version=1`` is mandatory on lookups, REFERENCE §4.2).
+#: Lookup representations (``version=1`` is mandatory on lookups, https://experienceleague.adobe.com/en/docs/experience-platform/xdm/api/getting-started).
 LOOKUP_ACCEPT = {
     kind: f"application/vnd.adobe.{kind}+json; version=1"
     for kind in ("xed", "xed-full", "xed-notext", "xed-full-notext", "xed-full-desc", "xed-deprecatefield")

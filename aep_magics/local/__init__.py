@@ -5,7 +5,8 @@
         profile = aep.profile()                  # dev credentials, base_url = ims_url = aep.url
         ...
 
-One state (a SQLite store in ``data_dir``), one threaded HTTP server, the services of REFERENCE §1-§7 behind the
+One state (a SQLite store in ``data_dir``), one threaded HTTP server, the services of the
+AEP APIs (https://developer.adobe.com/experience-platform-apis/) behind the
 gateway checks. The well-known development credentials (``platform.DEV_*``) work out of the box. Importing this
 package is light: the server, pandas and pyarrow load when something needs them.
 """

@@ -68,7 +68,7 @@ def xdm(code: str, title: str, message: str, *, request_id: str = "", timestamp:
 def problem(status: int, title: str, detail: str, *, code: str | None = None, **extra: Any) -> ServiceError:
     """The generic AEP envelope ``{"type","title","status","detail"}`` (Catalog, Data Prep, Data Access).
 
-    The exact bodies of these services are not documented (REFERENCE §5.6, §6.8); the deviations list says so.
+    The exact bodies of these services are not documented (https://developer.adobe.com/experience-platform-apis/references/catalog/, https://experienceleague.adobe.com/en/docs/experience-platform/data-prep/api/mapping-set); the deviations list says so.
     """
     body: dict[str, Any] = {
         "type": f"https://ns.adobe.com/aep/errors/{code}" if code else "/placeholder/type/uri",

@@ -10,7 +10,7 @@ Every value is a probability per request (0..1), except where noted:
 
 ==============  =================================================================================================
 ``429``         answer 429 ``{"title": "RequestRateTooLarge", "status": 429, "detail": ...}`` (the identity-service
-                body, REFERENCE §8) with ``Retry-After: <retry_after>``; the request is not processed
+                body, https://experienceleague.adobe.com/en/docs/experience-platform/landing/troubleshooting) with ``Retry-After: <retry_after>``; the request is not processed
 ``500/502/503`` answer that status with a gateway-style body ``{"error_code", "message"}``; not processed
 ``504``         the request **is** processed (state changes), then the gateway answers 504 (an upstream timeout)
 ``drop_before`` close the connection without an answer; the request is not processed (the app never runs)

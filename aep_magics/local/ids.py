@@ -68,7 +68,7 @@ class Clock:
 
 
 class Ids:
-    """Factories for every id format the platform uses (REFERENCE §9)."""
+    """Factories for every id format the platform uses (https://experienceleague.adobe.com/en/docs/experience-platform/sources/api-tutorials/collect/ecommerce)."""
 
     def __init__(self, seed: int | None = None):
         self._rand = random.Random(seed) if seed is not None else random.SystemRandom()

@@ -1,6 +1,6 @@
 """Flow Service list queries: ``property`` filters, ``orderby``, ``limit``/``continuationToken`` paging, ``count``
-(REFERENCE §3.3), translated to SQL over :meth:`Store.select` -- a collection is never loaded into Python to be
-filtered. Also the PQL evaluator used by ``explore?preview=true&filters=...`` (REFERENCE §3.6).
+(https://experienceleague.adobe.com/en/docs/experience-platform/dataflows/api/sort-and-filter), translated to SQL over :meth:`Store.select` -- a collection is never loaded into Python to be
+filtered. Also the PQL evaluator used by ``explore?preview=true&filters=...`` (https://experienceleague.adobe.com/en/docs/experience-platform/sources/api-tutorials/explore/ecommerce).
 
 Filter grammar: ``property=<path><op><value>[,<value>...]``; ``op`` is one of ``== != > < >= <=``; comma-separated
 values are ORed; repeated ``property`` parameters are ANDed; ``a.b.c`` walks objects, ``arr[]`` walks array items

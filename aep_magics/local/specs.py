@@ -1,5 +1,5 @@
 """The specs AEP Local serves, as data: the Shopify source connection spec, the Data Lake target connection spec and
-the ``CRMToAEP`` flow spec (REFERENCE §3.4, §3.8, §3.9).
+the ``CRMToAEP`` flow spec (https://experienceleague.adobe.com/en/docs/experience-platform/sources/api-tutorials/create/ecommerce/shopify, https://experienceleague.adobe.com/en/docs/experience-platform/sources/api-tutorials/collect/ecommerce, https://experienceleague.adobe.com/en/docs/experience-platform/sources/api-tutorials/collect/ecommerce).
 
 The flow spec is copied verbatim from the documentation (collect/ecommerce.md), including its ``scheduleSpec`` JSON
 Schema, which Flow Service uses to validate ``scheduleParams``. The two connection specs are not published in full:
@@ -145,7 +145,7 @@ DATA_LAKE_CONNECTION_SPEC: dict[str, Any] = {
     "permissionsInfo": copy.deepcopy(_PERMISSIONS),
 }
 
-#: The CRMToAEP flow spec, verbatim from REFERENCE §3.9 (EN collect/ecommerce.md).
+#: The CRMToAEP flow spec, verbatim from https://experienceleague.adobe.com/en/docs/experience-platform/sources/api-tutorials/collect/ecommerce (EN collect/ecommerce.md).
 CRM_TO_AEP_JSON = r"""
 {
   "id": "14518937-270c-4525-bdec-c2ba7cce3860",

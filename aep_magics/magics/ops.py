@@ -303,34 +303,34 @@ def _create_once(api: AEPClient, kind: Any, body: dict[str, Any], name: Any, if_
 
 
 def create_connection(client: AEPClient, body: Any, *, if_exists: str = "fail", dry_run: bool = False) -> Result:
-    """Create a base connection (``POST /flowservice/connections``, REFERENCE §3.5)."""
+    """Create a base connection (``POST /flowservice/connections``, https://experienceleague.adobe.com/en/docs/experience-platform/sources/api-tutorials/create/ecommerce/shopify)."""
     return _create(client, "connection", body, if_exists=if_exists, dry_run=dry_run)
 
 
 def create_source(client: AEPClient, body: Any, *, if_exists: str = "fail", dry_run: bool = False) -> Result:
-    """Create a source connection (``POST /flowservice/sourceConnections``, §3.7)."""
+    """Create a source connection (``POST /flowservice/sourceConnections``, https://experienceleague.adobe.com/en/docs/experience-platform/sources/api-tutorials/collect/ecommerce)."""
     return _create(client, "source", body, if_exists=if_exists, dry_run=dry_run)
 
 
 def create_target(client: AEPClient, body: Any, *, if_exists: str = "fail", dry_run: bool = False) -> Result:
-    """Create a target connection (``POST /flowservice/targetConnections``, §3.8)."""
+    """Create a target connection (``POST /flowservice/targetConnections``, https://experienceleague.adobe.com/en/docs/experience-platform/sources/api-tutorials/collect/ecommerce)."""
     return _create(client, "target", body, if_exists=if_exists, dry_run=dry_run)
 
 
 def create_schema(client: AEPClient, body: Any, *, if_exists: str = "fail", dry_run: bool = False) -> Result:
-    """Create a tenant schema (``POST /schemaregistry/tenant/schemas``, §4.4); ``.id`` is its ``$id``."""
+    """Create a tenant schema (``POST /schemaregistry/tenant/schemas``, https://experienceleague.adobe.com/en/docs/experience-platform/xdm/api/schemas); ``.id`` is its ``$id``."""
     return _create(client, "schema", body, if_exists=if_exists, dry_run=dry_run)
 
 
 def create_dataset(client: AEPClient, body: Any, *, if_exists: str = "fail", dry_run: bool = False) -> Result:
-    """Create a dataset (``POST /catalog/dataSets``, §5.1); ``.id`` is parsed from ``["@/dataSets/{id}"]``."""
+    """Create a dataset (``POST /catalog/dataSets``, https://experienceleague.adobe.com/en/docs/experience-platform/catalog/api/create-dataset); ``.id`` is parsed from ``["@/dataSets/{id}"]``."""
     return _create(client, "dataset", body, if_exists=if_exists, dry_run=dry_run)
 
 
 def create_flow(
     client: AEPClient, body: Any, *, if_exists: str = "fail", dry_run: bool = False, validate: bool = True
 ) -> Result:
-    """Create a dataflow (``POST /flowservice/flows``, §3.10).
+    """Create a dataflow (``POST /flowservice/flows``, https://experienceleague.adobe.com/en/docs/experience-platform/sources/api-tutorials/collect/ecommerce).
 
     With ``validate`` the flow spec is fetched first and ``scheduleParams`` checked against its
     ``scheduleSpec.spec`` JSON Schema (digit strings count as numbers, as the platform reads them); a bad schedule
@@ -418,7 +418,7 @@ def create_mapping(
     source_id: str | None = None,
     create: bool = True,
 ) -> Result:
-    """Create a mapping set (``POST /conversion/mappingSets``, §6.2/§6.3), optionally checked first.
+    """Create a mapping set (``POST /conversion/mappingSets``, https://experienceleague.adobe.com/en/docs/experience-platform/data-prep/api/mapping-set; the legacy form of the eCommerce tutorial too), optionally checked first.
 
     ``validate`` runs ``/mappingSets/validate`` and creates nothing when a mapping FAILED. ``preview_rows`` (sample
     source rows) or ``source_id`` (a source connection: its table's preview rows) runs ``/mappingSets/preview``;
@@ -547,7 +547,7 @@ def rows_from(value: Any, name: str) -> list[dict[str, Any]]:
 
 
 def flow_spec(client: AEPClient, name: str | None = None, *, dry_run: bool = False) -> Result | ListResult:
-    """The flow spec called ``name`` (e.g. ``CRMToAEP``, §3.9), or every flow spec."""
+    """The flow spec called ``name`` (e.g. ``CRMToAEP``, https://experienceleague.adobe.com/en/docs/experience-platform/sources/api-tutorials/collect/ecommerce), or every flow spec."""
     api, recorder = _recording(client, dry_run)
     try:
         if not name:
@@ -576,7 +576,7 @@ def explore(
     rows: int | None = None,
     dry_run: bool = False,
 ) -> ListResult | DryRun:
-    """Tables of a base connection (§3.6); with ``table`` its columns; with ``preview`` too its rows."""
+    """Tables of a base connection (https://experienceleague.adobe.com/en/docs/experience-platform/sources/api-tutorials/explore/ecommerce); with ``table`` its columns; with ``preview`` too its rows."""
     if preview and not table:
         raise InputError("--preview needs --table (see the table names with %aep_explore CONNECTION_ID)")
     api, recorder = _recording(client, dry_run)
@@ -604,7 +604,7 @@ def explore(
 
 
 def list_runs(client: AEPClient, flow_id: str, *, dry_run: bool = False) -> RunsResult | DryRun:
-    """Every run of a flow (``GET /runs?property=flowId==…``, §3.14)."""
+    """Every run of a flow (``GET /runs?property=flowId==…``, https://experienceleague.adobe.com/en/docs/experience-platform/sources/api-tutorials/monitor)."""
     api, recorder = _recording(client, dry_run)
     try:
         runs = api.flow.list_runs(flow_id)

@@ -1,15 +1,15 @@
 """Data Prep mapping sets: read both JSON formats, validate them, and apply them to Arrow batches or preview rows.
 
 - :func:`normalise_mappings` turns the current format (``outputSchema`` + ``mappings[{sourceType, source,
-  destination}]``, REFERENCE §6.2) and the legacy one (``xdmSchema`` + ``mappings[{sourceAttribute,
-  destinationXdmPath, identity, primaryIdentity, namespaceCode}]``, §6.3) into :class:`Mapping` records.
+  destination}]``, https://experienceleague.adobe.com/en/docs/experience-platform/data-prep/api/mapping-set) and the legacy one (``xdmSchema`` + ``mappings[{sourceAttribute,
+  destinationXdmPath, identity, primaryIdentity, namespaceCode}]``, https://experienceleague.adobe.com/en/docs/experience-platform/sources/api-tutorials/collect/ecommerce) into :class:`Mapping` records.
 - :func:`compile_mappings` validates every mapping at once (expression syntax, unknown functions, source fields
   that are not among the known source columns) and raises :class:`MappingError` listing every problem; the
-  server's validate and create endpoints use it (:func:`validation_response` gives the §6.5 body).
+  server's validate and create endpoints use it (:func:`validation_response` gives the https://experienceleague.adobe.com/en/docs/experience-platform/data-prep/api/mapping-set body).
 - :meth:`CompiledMappingSet.apply` maps a record batch to one flattened column per destination path
   (``personalEmail.address``); a failing expression nullifies only its own column for that row and reports
   ``(row, destination, "MAPPER-3700-400", message)``.  :meth:`CompiledMappingSet.apply_rows` is the
-  ``/mappingSets/preview`` shape (§6.6): nested ``data`` per row, ``errors`` null when none.
+  ``/mappingSets/preview`` shape (https://experienceleague.adobe.com/en/docs/experience-platform/data-prep/api/mapping-set): nested ``data`` per row, ``errors`` null when none.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ __all__ = [
 ]
 
 SOURCE_TYPES = ("ATTRIBUTE", "EXPRESSION", "STATIC")
-#: Flow-run error code for a transformation failure (REFERENCE §2.3 "Mapper Transform Error").
+#: Flow-run error code for a transformation failure (https://experienceleague.adobe.com/en/docs/experience-platform/sources/errors/flow-service-errors "Mapper Transform Error").
 MAPPER_ERROR_CODE = "MAPPER-3700-400"
 _STORED_SOURCE_TYPE = "text/x.schema-path"  # what stored mappings report; classified like the legacy format
 
@@ -84,7 +84,7 @@ class MappingProblem:
     message: str
 
     def as_error_info(self) -> dict[str, Any]:
-        """The Data Prep ``TransformErrorInfo`` shape (REFERENCE §6.5)."""
+        """The Data Prep ``TransformErrorInfo`` shape (https://experienceleague.adobe.com/en/docs/experience-platform/data-prep/api/mapping-set)."""
         return {
             "destination": self.destination,
             "exception": self.message,
@@ -267,7 +267,7 @@ def validate_mappings(mappings: list[Mapping], source_columns: Iterable[str] | N
 
 
 def validation_response(mappings: list[Mapping], source_columns: Iterable[str] | None = None) -> dict[str, Any]:
-    """The ``POST /mappingSets/validate`` body: one ``{status, errors}`` per mapping (REFERENCE §6.5)."""
+    """The ``POST /mappingSets/validate`` body: one ``{status, errors}`` per mapping (https://experienceleague.adobe.com/en/docs/experience-platform/data-prep/api/mapping-set)."""
     return {
         "validationResponse": [
             {"status": "FAILED", "errors": [p.as_error_info() for p in problems]}
@@ -413,7 +413,7 @@ class CompiledMappingSet:
         return table, errors
 
     def apply_rows(self, rows: list[dict], ctx: EvalContext | None = None) -> list[dict[str, Any]]:
-        """Preview: ``[{"data": nested record, "errors": [TransformErrorInfo...] | None}]`` (REFERENCE §6.6).
+        """Preview: ``[{"data": nested record, "errors": [TransformErrorInfo...] | None}]`` (https://experienceleague.adobe.com/en/docs/experience-platform/data-prep/api/mapping-set).
 
         Null results are left out of ``data`` (Data Prep does not copy nulls)."""
         out = []

@@ -5,7 +5,7 @@ Pipeline (:class:`Pipeline`, streaming, one record batch at a time — memory is
 1. ``platform.shop.advance(windowEnd)`` so emulated time produces new and updated orders, then
    ``shop.scan(table, columns, window=(windowStart, windowEnd], delta_column)`` yields record batches;
 2. the flow's mapping set (``compile_mappings(...).apply``) turns each into flattened destination columns; a
-   transformation error nullifies its column and the rest of the row goes on (REFERENCE §6.7) — it is logged as a
+   transformation error nullifies its column and the rest of the row goes on (https://experienceleague.adobe.com/en/docs/experience-platform/data-prep/functions) — it is logged as a
    ``MAPPER-3700-400`` warning, and becomes a row failure only when validation then rejects the row (e.g. a
    required field left empty);
 3. the columns are validated against the target dataset's XDM schema (:mod:`.validate`); rows with any error are
@@ -14,7 +14,7 @@ Pipeline (:class:`Pipeline`, streaming, one record batch at a time — memory is
 4. valid rows become nested XDM records (``pa.StructArray`` from the dotted paths; identity mappings fill
    ``identityMap``) and stream into the batch's Parquet file in a staging directory (:mod:`.datalake`).
 
-Whether a run with failed records succeeds (our reading of the optionSpec, REFERENCE §3.9):
+Whether a run with failed records succeeds (our reading of the optionSpec, https://experienceleague.adobe.com/en/docs/experience-platform/sources/api-tutorials/collect/ecommerce):
 
 - with ``options.partialIngestionPercent`` = p (partial ingestion on), the run fails when
   ``failed / input * 100 > p`` and succeeds otherwise (the valid rows are promoted, the failed ones reported);
@@ -671,7 +671,7 @@ class RunExecution:
         now = self.clock.now_ms()
         status = "failed" if run_failed else "success"
 
-        # As in the documented run (REFERENCE §3.14): failed records put CONNECTOR-2001-500 in the run's and the
+        # As in the documented run (https://experienceleague.adobe.com/en/docs/experience-platform/sources/api-tutorials/monitor): failed records put CONNECTOR-2001-500 in the run's and the
         # promotion activity's errors, and the details (INGEST-1212-400 summary, one entry per error code with its
         # recordCount) in the promotion activity's statusSummary.extensions.errors.
         promotion_error = [{"code": FAILURE_CODE, "message": "Error occurred at promotion activity."}]

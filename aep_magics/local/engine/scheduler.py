@@ -3,7 +3,7 @@
 Time is the platform clock. In deterministic mode (a seed) it only moves when the control plane fast-forwards it,
 which calls :meth:`Scheduler.tick`; in wall-clock mode the worker also ticks by itself every ``poll_seconds``.
 
-Schedules (``scheduleParams``, REFERENCE §3.9-3.10; values may be strings):
+Schedules (``scheduleParams``, https://experienceleague.adobe.com/en/docs/experience-platform/sources/api-tutorials/collect/ecommerce-3.10; values may be strings):
 
 - ``once``: one run at ``startTime`` (epoch seconds), immediately when that is already past;
 - ``minute|hour|day|week`` with ``interval``: runs at ``startTime + k * interval * unit`` for k = 0, 1, ...;

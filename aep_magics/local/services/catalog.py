@@ -1,4 +1,4 @@
-"""Catalog Service (``/data/foundation/catalog``): datasets, batches and dataset files (REFERENCE §5).
+"""Catalog Service (``/data/foundation/catalog``): datasets, batches and dataset files (https://experienceleague.adobe.com/en/docs/experience-platform/catalog/api/getting-started).
 
 Datasets are store documents of kind ``dataSet`` (id: 24 hex, name indexed); batches are kind ``batch`` with
 ``parent`` = their dataset id and ``state`` = their status. AEP Local's engine writes batches through

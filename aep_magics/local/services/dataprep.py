@@ -1,5 +1,5 @@
 """Data Prep (``/data/foundation/conversion``): mapping sets, their validation and preview, and the expression
-language catalogue (REFERENCE §6).
+language catalogue (https://experienceleague.adobe.com/en/docs/experience-platform/data-prep/api/mapping-set).
 
 Mapping sets are store documents of kind ``mappingSet`` (id: 32 hex). The document's top level is the *latest*
 version in its GET form (so ``doc["version"]`` and ``doc["outputSchema"]`` are current) plus ``versions``: every
@@ -10,7 +10,7 @@ request format the engine compiles
 
 Both request formats are accepted: the current one (``outputSchema.schemaRef`` + ``mappings[{sourceType, source,
 destination}]``) and the legacy one (``xdmSchema`` + ``mappings[{sourceAttribute, destinationXdmPath}]``). Stored
-mappings carry both names and report ``"sourceType": "text/x.schema-path"`` (REFERENCE §6.2); the kind is
+mappings carry both names and report ``"sourceType": "text/x.schema-path"`` (https://experienceleague.adobe.com/en/docs/experience-platform/data-prep/api/mapping-set); the kind is
 recovered from the source (a field path is an ATTRIBUTE, anything else an EXPRESSION; a STATIC value is stored as the
 equivalent literal expression, e.g. ``"CUSTOMER"``), exactly as the engine's ``normalise_mappings`` classifies.
 
@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 BASE = "/data/foundation/conversion"
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 100
-#: Stored mappings report ``text/x.schema-path`` whatever their kind (REFERENCE §6.2); the kind is recovered from
+#: Stored mappings report ``text/x.schema-path`` whatever their kind (https://experienceleague.adobe.com/en/docs/experience-platform/data-prep/api/mapping-set); the kind is recovered from
 #: the source itself (a plain field path is an ATTRIBUTE, anything else an EXPRESSION), as the engine does.
 STORED_SOURCE_TYPE = "text/x.schema-path"
 DEFAULT_CONTENT_TYPE = "application/vnd.adobe.xed-full+json;version=1"
@@ -477,7 +477,7 @@ class DataPrepService(Service):
 
 
 # --------------------------------------------------------------------------------------------------------------------
-# the function catalogue (REFERENCE §6.7; names restricted to what the engine implements when it is there)
+# the function catalogue (https://experienceleague.adobe.com/en/docs/experience-platform/data-prep/functions; names restricted to what the engine implements when it is there)
 # --------------------------------------------------------------------------------------------------------------------
 _CATALOGUE: list[tuple[str, str, str, str, str, str]] = [
     # (category, function, syntax, returnType, example, result)

@@ -1,5 +1,5 @@
 """Flow Service (``/data/foundation/flowservice``): connection and flow specs, base / source / target connections,
-explore, flows and flow runs (REFERENCE §3).
+explore, flows and flow runs (https://developer.adobe.com/experience-platform-apis/references/flow-service/).
 
 Every resource is a JSON document in the store under the caller's (org, sandbox); the built-in specs live under the
 platform pseudo-tenant. Create answers ``201 {id, etag}``; GET by id answers ``{"items": [resource]}``; lists go

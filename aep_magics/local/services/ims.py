@@ -3,7 +3,7 @@
 
 ``POST /ims/token/v3`` takes ``grant_type``, ``client_id``, ``client_secret`` and ``scope`` in a form body or the
 query string and answers ``{"access_token", "token_type": "bearer", "expires_in"}``. Errors follow OAuth 2
-(RFC 6749 §5.2): ``{"error": "invalid_client", "error_description": "..."}`` (UNCONFIRMED for Adobe IMS).
+(RFC 6749 https://experienceleague.adobe.com/en/docs/experience-platform/catalog/api/look-up-object): ``{"error": "invalid_client", "error_description": "..."}`` (UNCONFIRMED for Adobe IMS).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Schema Registry (``/data/foundation/schemaregistry``): the global XDM library and the tenant's schemas, field
-groups, classes, data types and descriptors (REFERENCE §4).
+groups, classes, data types and descriptors (https://experienceleague.adobe.com/en/docs/experience-platform/xdm/api/getting-started).
 
 Global resources come from the vendored adobe/xdm library (:mod:`aep_magics.local.xdm`). Tenant resources are
 documents in the store under the caller's (org, sandbox): kind ``schema`` / ``fieldgroup`` / ``class`` / ``datatype``

@@ -3,7 +3,7 @@
 * :func:`resolve` gives the four lookup variants of the Schema Registry: raw ``xed`` (``$ref``/``allOf`` kept),
   ``xed-full`` (every ``allOf``/``$ref`` merged into one ``properties`` tree), and their ``-notext`` forms (no
   ``title``/``description`` anywhere). The ``@context`` guard of adobe/xdm is dropped during resolution.
-* :func:`compose_schema` builds a tenant schema the way ``POST /tenant/schemas`` answers (REFERENCE §4.4).
+* :func:`compose_schema` builds a tenant schema the way ``POST /tenant/schemas`` answers (https://experienceleague.adobe.com/en/docs/experience-platform/xdm/api/schemas).
 * :func:`flatten` lists the AEP paths of a resolved schema, in the notation of ``library/flattened/*.tsv``
   (``a.b``, arrays ``a[]``, map values ``a.<key>``; with containers also ``a{}`` for the map itself).
 * :func:`find_path` / :func:`coerce_record` serve Data Prep: destination lookup and destination-type coercion.
@@ -46,7 +46,7 @@ class XDMError(Exception):
 
 
 class UnknownRefError(XDMError):
-    """An ``allOf``/``$ref`` names a resource that does not exist. Not documented by Adobe (REFERENCE §4.7):
+    """An ``allOf``/``$ref`` names a resource that does not exist. Not documented by Adobe (https://experienceleague.adobe.com/en/docs/experience-platform/xdm/troubleshooting-guide):
     AEP Local answers 400 with type ``XDM-1010-400`` (the "Resource not found" number, 400 status)."""
 
     code = "1010-400"
@@ -306,7 +306,7 @@ def top_level_fields(doc: dict[str, Any]) -> list[str]:
 
 
 def check_namespace(doc: dict[str, Any], tenant_id: str) -> None:
-    """Custom fields must live under the top-level ``_{TENANT_ID}`` object (REFERENCE §4.7, XDM-1020-400)."""
+    """Custom fields must live under the top-level ``_{TENANT_ID}`` object (https://experienceleague.adobe.com/en/docs/experience-platform/xdm/troubleshooting-guide, XDM-1020-400)."""
     bad = [n for n in top_level_fields(doc) if n != f"_{tenant_id}"]
     if bad:
         raise NamespaceError(
@@ -317,7 +317,7 @@ def check_namespace(doc: dict[str, Any], tenant_id: str) -> None:
 def compose_schema(body: dict[str, Any], tenant_id: str, id_hash: str, *, lookup: Lookup | None = None,
                    org: str | None = None, version: str = "1.0", registry_metadata: dict[str, Any] | None = None,
                    sandbox_id: str | None = None, sandbox_type: str | None = None) -> dict[str, Any]:
-    """The stored/returned form of a tenant schema (REFERENCE §4.4) built from a create/replace body.
+    """The stored/returned form of a tenant schema (https://experienceleague.adobe.com/en/docs/experience-platform/xdm/api/schemas) built from a create/replace body.
 
     Raises :class:`NoClassError`, :class:`UnknownRefError`, :class:`MergeError`, :class:`NamespaceError`,
     :class:`XDMError` (bad body)."""

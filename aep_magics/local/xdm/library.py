@@ -2,7 +2,7 @@
 
 The files under ``library/`` are unmodified copies of adobe/xdm (CC BY 4.0, see ``library/NOTICE.md``). They use
 *source* names (``xdm:personalEmail``, ``repo:createDate``, ``@id``). The Schema Registry serves *AEP* names; this
-module converts at load time with the rule of adobe/xdm's XED converter (research note §1.4):
+module converts at load time with the rule of adobe/xdm's XED converter (research note https://experienceleague.adobe.com/en/docs/experience-platform/landing/troubleshooting):
 
 * ``xdm:name`` → ``name``; ``@id`` → ``_id``; ``@type`` → ``_type`` (any ``@x`` → ``_x``);
 * any other ``ns:name`` → ``name`` nested under an object ``_ns`` (``repo:createDate`` → ``_repo.createDate``);
@@ -60,7 +60,7 @@ RESOURCE_KEYS = frozenset({
 # ids
 # --------------------------------------------------------------------------------------------------------------------
 def alt_id(uri: str) -> str:
-    """``https://ns.adobe.com/xdm/context/profile`` → ``_xdm.context.profile`` (REFERENCE §4.1)."""
+    """``https://ns.adobe.com/xdm/context/profile`` → ``_xdm.context.profile`` (https://experienceleague.adobe.com/en/docs/experience-platform/xdm/api/getting-started)."""
     rest = uri
     for prefix in ADOBE_NS:
         if rest.startswith(prefix):

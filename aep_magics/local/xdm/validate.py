@@ -24,7 +24,7 @@ like a missing ``a``; fields the schema does not define are errors; ``required``
 object that is present (an object is present when any of its fields is non-null), including array items.
 
 Error codes (AEP Local's choice; Adobe documents only the run-level ``INGEST-1212-400`` summary and the mapper's
-``MAPPER-3700-400``, REFERENCE §2.3). Each error is ``(row_index, path, code, message)``; ``path`` shows array items
+``MAPPER-3700-400``, https://experienceleague.adobe.com/en/docs/experience-platform/sources/errors/flow-service-errors). Each error is ``(row_index, path, code, message)``; ``path`` shows array items
 as ``a[2].b``:
 
 =====================  ====================================================================
