@@ -13,7 +13,7 @@ Body = dict[str, Any]
 
 # -- run objects -----------------------------------------------------------------------------------------------------
 # Adobe documents two shapes of a run's activities. The older one ("Monitor dataflows" for sources,
-# https://experienceleague.adobe.com/en/docs/experience-platform/sources/tutorials/api/monitor) names them by id:
+# https://experienceleague.adobe.com/en/docs/experience-platform/sources/api-tutorials/monitor) names them by id:
 # ``{"id": "promotionActivity", ..., "targetInfo": [{"reference": {"type": "Batch", "ids": [BATCH_ID]}}]}``. The newer
 # one (https://experienceleague.adobe.com/en/docs/experience-platform/dataflows/api/monitor) gives them UUID ids and a
 # ``name``: ``{"id": "37b34f84-...", "name": "Promotion Activity", ...}``, and may leave ``targetInfo`` out, the batch

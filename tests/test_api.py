@@ -279,7 +279,7 @@ def test_sandboxes(fake, client):
 
 # -- run objects: both documented shapes ---------------------------------------------------------------------------
 # The run of "Monitor dataflows" for sources, verbatim
-# (https://experienceleague.adobe.com/en/docs/experience-platform/sources/tutorials/api/monitor): activities named by id.
+# (https://experienceleague.adobe.com/en/docs/experience-platform/sources/api-tutorials/monitor): activities named by id.
 DOC_RUNS_OLD = json.loads(r"""
 
 {

@@ -119,7 +119,7 @@ SHOPIFY_CONNECTION_SPEC: dict[str, Any] = {
 }
 
 #: The Data Lake target spec is named ``datalake``: Adobe's pages give only its id (e.g.
-#: https://experienceleague.adobe.com/en/docs/experience-platform/sources/tutorials/api/collect/ecommerce), and the
+#: https://experienceleague.adobe.com/en/docs/experience-platform/sources/api-tutorials/collect/ecommerce), and the
 #: community SDK aepp finds it by that exact name (``getConnectionSpecIdFromName("datalake")``). UNCONFIRMED, see
 #: docs/deviations.md.
 DATA_LAKE_CONNECTION_SPEC: dict[str, Any] = {

@@ -34,6 +34,7 @@ run's execution interleaves with HTTP calls on other threads.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import queue
@@ -212,26 +213,71 @@ ECID_RULE = r"^[0-9]{38}$"
 def build_identity_map(n: int, identities: list[tuple[IdentitySpec, pa.Array]]) -> pa.Array:
     """``identityMap`` {namespace: [{id, primary}]} built column-wise (no per-row Python).
 
-    Rows without any identity value get a null map."""
+    Rows without any identity value get a null map; each row's entries follow the mapping order. With one identity,
+    or when every row has every identity, the ids are the identity columns themselves (taken in row order when
+    there are several) and the rest of the layout only depends on the row count, so it is built once and shared."""
     if not identities:
         return pa.nulls(n, IDENTITY_MAP)
-    valid = [np.asarray(arr.is_valid().to_numpy(zero_copy_only=False), dtype=bool) for _, arr in identities]
-    valid_m = np.stack(valid, axis=1)                       # n x k
+    k = len(identities)
+    values = [arr.cast(pa.string()) for _, arr in identities]
+    if k == 1 or all(v.null_count == 0 for v in values):
+        layout = _entry_layout(n, tuple(spec.namespace for spec, _ in identities),
+                               tuple(spec.primary for spec, _ in identities))
+        if k == 1:
+            # a row without the value is a null map; its entry (hidden by the null) holds the null id
+            id_values = values[0]
+            mask = pc.is_null(id_values) if id_values.null_count else None
+        else:
+            id_values = pa.concat_arrays(values).take(layout.interleave)
+            mask = None
+        items = pa.StructArray.from_arrays([id_values, layout.primary], fields=list(IDENTITY_ITEM))
+        lists = pa.ListArray.from_arrays(layout.list_offsets, items, type=pa.list_(IDENTITY_ITEM))
+        return pa.MapArray.from_arrays(layout.offsets, layout.keys, lists, type=IDENTITY_MAP, mask=mask)
+    valid_m = np.stack([np.asarray(v.is_valid().to_numpy(zero_copy_only=False), dtype=bool) for v in values],
+                       axis=1)                              # n x k
     counts = valid_m.sum(axis=1)
     offsets = np.zeros(n + 1, dtype=np.int32)
     np.cumsum(counts, out=offsets[1:])
     rows, cols = np.nonzero(valid_m)                        # row-major: per row, namespaces in mapping order
     total = len(rows)
-    ids = pa.concat_arrays([arr.cast(pa.string()) for _, arr in identities])
     flat_index = cols.astype(np.int64) * n + rows.astype(np.int64)
-    id_values = ids.take(pa.array(flat_index))
-    keys = pa.array([spec.namespace for spec, _ in identities], pa.string()).take(pa.array(cols.astype(np.int64)))
-    primary = pa.array([spec.primary for spec, _ in identities], pa.bool_()).take(pa.array(cols.astype(np.int64)))
+    id_values = pa.concat_arrays(values).take(pa.array(flat_index))
+    index = pa.array(cols.astype(np.int64))
+    keys = pa.array([spec.namespace for spec, _ in identities], pa.string()).take(index)
+    primary = pa.array([spec.primary for spec, _ in identities], pa.bool_()).take(index)
     items = pa.StructArray.from_arrays([id_values, primary], fields=list(IDENTITY_ITEM))
     lists = pa.ListArray.from_arrays(pa.array(np.arange(total + 1, dtype=np.int32)), items,
                                      type=pa.list_(IDENTITY_ITEM))
     mask = pa.array(counts == 0)
     return pa.MapArray.from_arrays(pa.array(offsets), keys, lists, type=IDENTITY_MAP, mask=mask)
+
+
+@dataclass(frozen=True)
+class _EntryLayout:
+    """The parts of an ``identityMap`` with k entries on each of n rows: map offsets, keys, ``primary`` flags, the
+    item lists' offsets (one item per entry) and, for k > 1, the index that interleaves the k id columns."""
+
+    offsets: pa.Array
+    keys: pa.Array
+    primary: pa.Array
+    list_offsets: pa.Array
+    interleave: pa.Array | None
+
+
+@functools.lru_cache(maxsize=8)
+def _entry_layout(n: int, namespaces: tuple[str, ...], primaries: tuple[bool | None, ...]) -> _EntryLayout:
+    k = len(namespaces)
+    total = n * k
+    entry = np.tile(np.arange(k), n)
+    interleave = None
+    if k > 1:
+        interleave = pa.array(entry * n + np.repeat(np.arange(n), k))
+    return _EntryLayout(
+        offsets=pa.array(np.arange(n + 1, dtype=np.int32) * np.int32(k)),
+        keys=pa.array(list(namespaces), pa.string()).take(pa.array(entry)),
+        primary=pa.array(list(primaries), pa.bool_()).take(pa.array(entry)),
+        list_offsets=pa.array(np.arange(total + 1, dtype=np.int32)),
+        interleave=interleave)
 
 
 @dataclass
@@ -277,7 +323,7 @@ class Pipeline:
         columns: dict[str, pa.Array] = {}
         for name in mapped.column_names:
             arr = mapped.column(name)
-            columns[name] = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+            columns[name] = _single_array(arr)
         if self.schema is not None:
             columns, coerce_errors = self.schema.coerce(columns)
             if coerce_errors:
@@ -367,6 +413,13 @@ class Pipeline:
                 self.stats.samples.append(line)
         if self.diagnostics and self.writer is not None:
             self.writer.append_meta_lines("row_errors/part-00000.json", lines)
+
+
+def _single_array(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """One array for a column: its only chunk as it is (``combine_chunks`` copies even a single chunk)."""
+    if isinstance(arr, pa.ChunkedArray):
+        return arr.chunk(0) if arr.num_chunks == 1 else arr.combine_chunks()
+    return arr
 
 
 _DONE = object()

@@ -1,7 +1,7 @@
 """Flow schedules: a flow's ``scheduleParams`` as due times (:class:`Schedule`), and the per-flow scheduling state
 the scheduler and the runner share (store kind ``flowSchedule``, id = flow id: ``nextDueMs``, the schedule
 fingerprint, ``enabled``, ``watermarkMs``). Schedule parameters as the Flow Service documents them:
-https://experienceleague.adobe.com/en/docs/experience-platform/sources/tutorials/api/update-dataflows.
+https://experienceleague.adobe.com/en/docs/experience-platform/sources/api-tutorials/update-dataflows.
 """
 
 from __future__ import annotations
