@@ -3,7 +3,8 @@
 - the suite can fail: nbval on ``tests/fixtures/broken.ipynb`` (a stale output, a magic with a bad body) fails;
 - no secret leaks: every notebook executed against an AEP Local whose client secret is a canary keeps neither that
   secret nor any access token in the saved file (outputs and ``metadata.widgets``);
-- the notebooks follow the notebook-practice rules and are stored executed.
+- the notebooks follow the notebook-practice rules and are stored executed;
+- each committed notebook matches its Markdown source (``tools/notebooks.py --check``), and that check can fail.
 """
 
 from __future__ import annotations
@@ -126,7 +127,7 @@ def test_notebook_follows_the_practice_rules(path):
         if "nbval-skip" in tags:
             assert cell.execution_count is None and not cell.outputs, "a skipped cell stays un-executed"
             continue
-        assert cell.execution_count is not None, f"cell {cell.id} is not executed: run tools/build_notebooks.py"
+        assert cell.execution_count is not None, f"cell {cell.id} is not executed: run tools/notebooks.py"
         for output in cell.outputs:
             assert output.output_type != "error", f"cell {cell.id} stored an error"
             assert "application/json" not in output.get("data", {}), "volatile JSON cannot be sanitized by nbval"
@@ -148,3 +149,31 @@ def test_sanitize_patterns_compile():
     for section in parser.sections():
         re.compile(parser[section]["regex"])
         assert "replace" in parser[section]
+
+
+# -- the Markdown sources -------------------------------------------------------------------------------------------
+
+
+def _tool():
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        import notebooks as tool
+    finally:
+        sys.path.remove(str(ROOT / "tools"))
+    return tool
+
+
+def test_every_notebook_has_a_markdown_source_and_matches_it():
+    tool = _tool()
+    sources = tool.sources()
+    assert {tool.notebook_path(s) for s in sources} == set(NOTEBOOKS), "every notebook is built from a .md source"
+    assert [p for p in (tool.stale(s) for s in sources) if p] == [], "run python tools/notebooks.py"
+
+
+def test_a_changed_source_makes_its_notebook_stale(tmp_path):
+    tool = _tool()
+    source = next(s for s in tool.sources() if s.name.startswith("03"))
+    copy = tmp_path / source.name
+    copy.write_text(source.read_text(encoding="utf-8").replace("Shopify", "Shopify store", 1), encoding="utf-8")
+    (tmp_path / source.with_suffix(".ipynb").name).write_bytes(source.with_suffix(".ipynb").read_bytes())
+    assert "differs from" in tool.stale(copy)
