@@ -189,9 +189,36 @@ def test_binder_files():
 
     for name in ("postBuild", "start"):
         assert (BINDER / name).stat().st_mode & stat.S_IXUSR, f"binder/{name} is not executable"
-    runtime = BINDER / "runtime.txt"
-    if runtime.exists():
-        assert re.fullmatch(r"python-3\.(1[1-9]|[2-9]\d)", runtime.read_text().strip()), runtime.read_text()
+
+
+#: The Python repo2docker builds when ``binder/`` holds no ``runtime.txt`` (its default; it ignores
+#: ``requires-python``): https://repo2docker.readthedocs.io/en/latest/config_files.html#runtime-txt-specifying-runtimes
+REPO2DOCKER_DEFAULT_PYTHON = (3, 10)
+
+
+def repo2docker_python(binder: Path) -> tuple[int, int]:
+    """The Python version repo2docker picks for this configuration: ``binder/runtime.txt``'s ``python-X.Y``, or its
+    default."""
+    runtime = binder / "runtime.txt"
+    if not runtime.exists():
+        return REPO2DOCKER_DEFAULT_PYTHON
+    m = re.fullmatch(r"python-(\d+)\.(\d+)", runtime.read_text().strip())
+    assert m, f"binder/runtime.txt must read python-X.Y, not {runtime.read_text()!r}"
+    return int(m.group(1)), int(m.group(2))
+
+
+def test_binder_python_satisfies_requires_python(tmp_path):
+    import tomllib
+
+    from packaging.specifiers import SpecifierSet
+
+    requires = SpecifierSet(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"])
+    version = repo2docker_python(BINDER)
+    assert requires.contains(f"{version[0]}.{version[1]}"), (
+        f"Binder would build Python {version[0]}.{version[1]}, the project needs {requires}: fix binder/runtime.txt")
+    # without runtime.txt, repo2docker's default Python is too old: the check above can fail
+    (tmp_path / "binder").mkdir()
+    assert not requires.contains("{}.{}".format(*repo2docker_python(tmp_path / "binder")))
 
 
 # -- the launch, in the current venv --------------------------------------------------------------------------------
