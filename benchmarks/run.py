@@ -44,6 +44,11 @@ MODULES = {"extension_load": "bench_extension_load", "call_overhead": "bench_cal
            "listing": "bench_listing", "api_latency": "bench_api_latency", "notebooks": "bench_notebooks"}
 INGEST_ORDERS = {"tiny": [2_000], "quick": [100_000], "full": [1_000_000, 10_000_000]}
 INGEST_SCRIPT = HERE / "ingest.py"
+#: Ingest targets: at 1M orders, the engine's wall and CPU time over the floor's (medians of alternating pairs); at
+#: 10M orders, the engine's peak RSS.
+INGEST_WALL_RATIO = 1.3
+INGEST_CPU_RATIO = 1.7
+INGEST_RSS_MB = 1024
 
 #: Hot spots found by profiling (pyinstrument on the server side and the client loop) and fixed; figures measured
 #: on this machine before and after each change, same benchmark, same size.
@@ -158,6 +163,26 @@ FIXES: list[dict[str, str]] = [
         "after": "`SEARCH ... USING COVERING INDEX ix_res_name_seq (... AND name=?)` then a sort of the rows found "
                  "(tests/test_store.py asserts the plan of each filter)",
     },
+    {
+        "title": "identityMap was rebuilt item by item with three gathers and numpy temporaries per record batch; "
+                 "mapped columns were copied",
+        "file": "aep_magics/local/engine/runner.py, aep_magics/local/xdm/validate.py",
+        "profile": "py-spy (all threads, native) and cProfile of `Pipeline.process` (no writer, outputs kept) over "
+                   "benchmarks/ingest.py's 1M orders: 0.79 s in `process`, 0.35 s of it in `build_identity_map` (a "
+                   "`take` each for the ids, the namespace keys and the `primary` flags, on index and offset arrays "
+                   "built with numpy for every batch: 4,808 page faults), ~0.1 s in `combine_chunks` of every mapped "
+                   "column (it copies a single chunk too); the validator built two validity bitmaps per column that "
+                   "only its error paths use.",
+        "change": "with one identity (or every identity on every row) the ids are the identity column itself (its "
+                  "non-null values when some rows have none) and the keys, flags and item offsets are slices of "
+                  "arrays built once per row count; single-chunk columns are used as they are; validity bitmaps "
+                  "are built only where a check reports. Same Arrow values, byte-identical Parquet.",
+        "before": "`process` 0.79 s (same cProfile), `build_identity_map` 0.35 s; the whole engine phase (5 fresh "
+                  "processes alternating with the after tree, load ~2.5): user 0.934 s, system 0.255 s, wall 0.98 s",
+        "after": "`process` 0.26 s, `build_identity_map` 0.003-0.04 s (141 page faults); engine phase: user 0.899 s, "
+                 "system 0.186 s, wall 0.82 s. In the streaming run the old temporaries were mostly recycled, so the "
+                 "gain there is ~0.1 s CPU per 1M orders, not the 0.5 s of the cProfile",
+    },
 ]
 
 #: Hot spots the profiles still show, with why they stay.
@@ -172,9 +197,13 @@ OPEN: list[str] = [
     "~half the time; reading the rows from the WITHOUT ROWID table (large rows overflow pages) most of the rest. "
     "Client paging is already within 1.1 of the raw requests.",
     "Ingest: the engine writes more than the floor reads (10 output columns and `identityMap` against 9 source "
-    "columns), and Parquet column statistics cost ~0.12 s CPU per 1M rows of it; they stay, as Adobe's data lake "
-    "files carry them. On 2 cores the engine uses ~2.3 s CPU per 1M orders (the floor ~1.2), so its wall time "
-    "moves with other load on the machine more than the floor's does.",
+    "columns): its Parquet writer thread spends ~0.53 s CPU per 1M orders (the floor's whole write ~0.40 s), "
+    "0.15 s of it on `identityMap` (the e-mail ids a second time, plus the map's keys, flags and levels), with the "
+    "same settings as the floor (snappy, statistics, a row group per record batch). The writer thread is the "
+    "critical path: on 2 cores the main thread (mapping ~0.2 s: `concat`, `upper`, int-to-string cast) and the "
+    "Parquet decoding share the other core. The rest of the CPU gap is kernel time zeroing transparent huge pages "
+    "for the allocator's memory (`clear_page_erms` under `do_huge_pmd_anonymous_page` in perf): 0.05-0.1 s on a "
+    "quiet machine, 0.2-0.6 s when other processes load it, which is what moves the CPU ratio between runs.",
 ]
 
 
@@ -204,29 +233,36 @@ def run_ingest(size: str, *, with_10m: bool = True) -> dict[str, Any]:
                          + " | ".join((proc.stderr or out).strip().splitlines()[-5:]))
             continue
         e, f = data.get("engine", {}), data.get("floor", {})
-        ratio = data.get("ratio_engine_over_floor")
-        rows.append([n, e.get("seconds"), f.get("seconds"), ratio, e.get("records_per_s"), f.get("records_per_s"),
-                     e.get("peak_rss_mb"), f.get("peak_rss_mb"), e.get("output_records"), e.get("failed_records")])
-        runs.append({"orders": n, "ratio": ratio, "engine_rss_mb": e.get("peak_rss_mb"), "wall_s": round(wall, 1),
-                     "pair_ratios": data.get("pair_ratios")})
+        ratio, cpu_ratio = data.get("ratio_engine_over_floor"), data.get("cpu_ratio_engine_over_floor")
+        rows.append([n, e.get("seconds"), f.get("seconds"), ratio, e.get("cpu_seconds"), f.get("cpu_seconds"),
+                     cpu_ratio, e.get("records_per_s"), f.get("records_per_s"), e.get("peak_rss_mb"),
+                     f.get("peak_rss_mb"), e.get("output_records"), e.get("failed_records")])
+        runs.append({"orders": n, "ratio": ratio, "cpu_ratio": cpu_ratio, "engine_rss_mb": e.get("peak_rss_mb"),
+                     "wall_s": round(wall, 1), "pair_ratios": data.get("pair_ratios"),
+                     "load_average": data.get("load_average")})
         notes.append(f"{n:,} orders: whole ingest.py run {wall:.0f} s (store generation "
                      f"{data.get('store_generation_s')} s); {data.get('destinations')} destinations, "
                      f"{data.get('expressions')} expressions; engine/floor of each of the {data.get('repeats')} "
                      f"alternating pairs: {', '.join(str(r) for r in data.get('pair_ratios') or [])}; "
-                     f"CPU-time ratio {data.get('cpu_ratio_engine_over_floor')}")
+                     f"CPU-time ratio {data.get('cpu_ratio_engine_over_floor')}; load average at its end "
+                     f"{', '.join(str(x) for x in data.get('load_average') or [])}")
     tables = [table("benchmarks/ingest.py: engine vs bare pyarrow read+write (the floor)",
-                    ["orders", "engine s", "floor s", "engine/floor", "engine rec/s", "floor rec/s",
-                     "engine peak RSS MB", "floor peak RSS MB", "ingested", "failed"], rows)] if rows else []
+                    ["orders", "engine s", "floor s", "engine/floor", "engine CPU s", "floor CPU s",
+                     "CPU engine/floor", "engine rec/s", "floor rec/s", "engine peak RSS MB", "floor peak RSS MB",
+                     "ingested", "failed"], rows)] if rows else []
     targets = []
     for r in runs:
         if r["orders"] == 1_000_000:
-            targets.append(target("1,000,000 orders: engine time / pyarrow floor, median of alternating pairs",
-                                  "<= 2.0", f"{r['ratio']} (engine peak RSS {r['engine_rss_mb']} MB)",
-                                  r["ratio"] is not None and r["ratio"] <= 2.0))
+            targets.append(target("1,000,000 orders: engine wall time / pyarrow floor, median of alternating pairs",
+                                  f"<= {INGEST_WALL_RATIO}", f"{r['ratio']} (engine peak RSS {r['engine_rss_mb']} MB)",
+                                  r["ratio"] is not None and r["ratio"] <= INGEST_WALL_RATIO))
+            targets.append(target("1,000,000 orders: engine CPU time / pyarrow floor, median of alternating pairs",
+                                  f"<= {INGEST_CPU_RATIO}", f"{r['cpu_ratio']}",
+                                  r["cpu_ratio"] is not None and r["cpu_ratio"] <= INGEST_CPU_RATIO))
         elif r["orders"] >= 10_000_000:
-            targets.append(target(f"{r['orders']:,} orders: engine peak RSS (memory flat in N)", "<= 2,048 MB",
-                                  f"{r['engine_rss_mb']} MB (engine/floor {r['ratio']})",
-                                  r["engine_rss_mb"] is not None and r["engine_rss_mb"] <= 2048))
+            targets.append(target(f"{r['orders']:,} orders: engine peak RSS (memory flat in N)",
+                                  f"<= {INGEST_RSS_MB:,} MB", f"{r['engine_rss_mb']} MB (engine/floor {r['ratio']})",
+                                  r["engine_rss_mb"] is not None and r["engine_rss_mb"] <= INGEST_RSS_MB))
         else:
             targets.append(target(f"{r['orders']:,} orders: engine time / pyarrow floor (peak RSS)", "reported",
                                   f"{r['ratio']} (engine peak RSS {r['engine_rss_mb']} MB)", None))

@@ -9,6 +9,9 @@ is idle and every code cell has an execution count the test checks what a learne
 - the runs table and the pandas table of ``%aep_read`` rendered as HTML tables;
 - no error output and nothing on stderr, neither in the DOM nor in the notebook model.
 
+The French twin ``notebooks/fr/03-ingestion-ecommerce.ipynb`` is opened with JupyterLab's default settings (no run):
+each in-page link of its dataflow section, clicked, scrolls the notebook to the heading it names.
+
 Screenshots land in ``tests/artifacts/`` (git-ignored); two of them are copied to ``docs/screenshots/`` for the
 README. Needs ``/usr/bin/chromium`` (Debian's ``chromium`` package; ``.ci/run`` installs it), else it is skipped.
 """
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -48,6 +52,8 @@ USER_SETTINGS = {
                                                                          "checkForUpdates": False},
     "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
 }
+# What a learner has: JupyterLab's defaults (windowing mode "contentVisibility"), minus the network calls.
+DEFAULT_USER_SETTINGS = {k: v for k, v in USER_SETTINGS.items() if "notebook-extension" not in k}
 
 # What the notebook model holds, read in the page: per code cell its execution count and its outputs' kinds.
 MODEL_STATE_JS = """() => {
@@ -89,6 +95,16 @@ def _clean_env(**extra: str) -> dict[str, str]:
 @pytest.fixture
 def lab(tmp_path):
     """A JupyterLab on a free loopback port over a copy of notebooks/, isolated HOME and settings; yields its URL."""
+    yield from _jupyterlab(tmp_path, USER_SETTINGS)
+
+
+@pytest.fixture
+def lab_default(tmp_path):
+    """The same JupyterLab with the notebook settings left at their defaults."""
+    yield from _jupyterlab(tmp_path, DEFAULT_USER_SETTINGS)
+
+
+def _jupyterlab(tmp_path, user_settings: dict):
     playwright = pytest.importorskip("playwright.sync_api")  # noqa: F841
     pytest.importorskip("jupyterlab")
     pytest.importorskip("ipywidgets")
@@ -98,7 +114,7 @@ def lab(tmp_path):
     home, settings, workspaces = tmp_path / "home", tmp_path / "user-settings", tmp_path / "workspaces"
     for d in (home, settings, workspaces):
         d.mkdir()
-    for rel, value in USER_SETTINGS.items():
+    for rel, value in user_settings.items():
         path = settings / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(value))
@@ -263,3 +279,57 @@ def test_ingestion_notebook_runs_in_jupyterlab(lab):
 
     # The repository's notebook is untouched (the server worked on a copy).
     assert json.loads((ROOT / "notebooks" / NOTEBOOK).read_text()) == source
+
+
+# -- the French twin: in-page links navigate ------------------------------------------------------------------------
+
+FRENCH = "fr/03-ingestion-ecommerce.ipynb"
+# An explicit anchor line right above a heading: <a id="ascii-id"></a>, a blank line, then "## Heading".
+ANCHOR = re.compile(r'<a id="([^"]+)"></a>\s*\n\s*\n#+ (.+)')
+
+
+def test_french_in_page_links_scroll_to_their_headings(lab_default):
+    from playwright.sync_api import sync_playwright
+
+    source = json.loads((ROOT / "notebooks" / FRENCH).read_text(encoding="utf-8"))
+    markdown = ["".join(c["source"]) for c in source["cells"] if c["cell_type"] == "markdown"]
+    targets = {m.group(1): m.group(2).strip() for text in markdown for m in ANCHOR.finditer(text)}
+    links = [href[1:] for text in markdown for href in re.findall(r"\]\((#[^)]+)\)", text)]
+    assert len(links) >= 4, f"the dataflow section links back to the four ids it needs: {links}"
+    # JupyterLab looks an in-page link up by its percent-encoded fragment: an accented one never matches a heading.
+    assert all(link.isascii() for link in links), links
+    assert set(links) <= set(targets), f"links without an explicit anchor: {set(links) - set(targets)}"
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(f"{lab_default['url']}/lab/tree/{FRENCH}?token={TOKEN}", wait_until="domcontentloaded")
+            nb = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden)")
+            try:
+                nb.locator(".jp-MarkdownCell h2").first.wait_for(state="attached", timeout=60_000)
+                for target in links:
+                    heading = nb.locator(".jp-MarkdownCell h2", has_text=targets[target])
+                    link = nb.locator(f'.jp-MarkdownCell a[href="#{target}"]').first
+                    link.scroll_into_view_if_needed()
+                    page.wait_for_timeout(300)
+                    scroller = nb.locator(".jp-WindowedPanel-outer").bounding_box()
+                    top, band = scroller["y"], scroller["height"] / 3
+
+                    def near_top() -> bool:
+                        box = heading.bounding_box()
+                        return box is not None and top - 5 <= box["y"] <= top + band
+
+                    assert not near_top(), f"{targets[target]!r} is already at the top before the click"
+                    link.click()
+                    deadline = time.monotonic() + 5
+                    while not near_top() and time.monotonic() < deadline:
+                        page.wait_for_timeout(100)
+                    assert near_top(), (f"clicking #{target} did not bring {targets[target]!r} to the top "
+                                        f"(heading at {heading.bounding_box()}, view from {top})")
+                    assert f"/lab/tree/{FRENCH}" in page.url, page.url  # still on the notebook
+            except BaseException:
+                _shot(page, "fr-03-links-failure.png")
+                raise
+        finally:
+            browser.close()

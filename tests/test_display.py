@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -183,7 +184,14 @@ def test_runs_table_and_chart():
     assert text.index("run-1") < text.index("run-2")  # oldest first
     assert "30.0 s" in text and "INGEST-1212-400" in text
     html = result._repr_mimebundle_()["text/html"]
-    assert "<svg" in html and html.count("<rect") == 2  # run-1 out (its 1 failed is under a pixel), run-2 failed
+    assert "<svg" not in html and html.count('<table class="aep-chart"') == 1
+    chart = html[html.index('<table class="aep-chart"'):]
+    chart = chart[:chart.index("</table>")]
+    # stacked bars on one scale (the peak run is 300 px): run-1 99 out + 1 failed, run-2 10 failed
+    bars = re.findall(r"width:(\d+)px;background-color:(#\w+)", chart)
+    assert bars == [("297", "#2e8540"), ("3", "#c0392b"), ("30", "#c0392b")]
+    assert "99 out, 1 failed" in chart and "0 out, 10 failed" in chart
+    assert "99 out, 1 failed" in text and "0 out, 10 failed" in text  # the same numbers in text/plain
     assert result.finished
     assert not RunsResult("f1", [run(1, "scheduled", 0, 0)]).finished
     assert not RunsResult("f1", []).finished
@@ -199,11 +207,13 @@ def test_a_long_runs_list_formats_only_the_shown_rows(monkeypatch):
     real = tables.run_row
     monkeypatch.setattr(tables, "run_row", lambda r: formatted.append(r["id"]) or real(r))
     bundle = result._repr_mimebundle_()
-    # text and HTML each format one page; the chart formats its newest bars; the summary needs no row formatting
-    assert len(formatted) <= 2 * display.options.display_limit + tables.CHART_BARS
+    # text and HTML each format one page and the chart's newest bars; the summary needs no row formatting
+    assert len(formatted) <= 2 * (display.options.display_limit + tables.CHART_BARS)
     assert "records in 1,009,999, out 1,000,000, failed 9,999" in bundle["text/plain"]
-    assert "rows 1–20 of 10,000" in bundle["text/plain"] and bundle["text/html"].count("<rect") > 0
+    assert "rows 1–20 of 10,000" in bundle["text/plain"]
+    assert bundle["text/html"].count("<tr title=\"run ") == tables.CHART_BARS
     assert "run-9999" in bundle["text/html"]    # the chart's newest bar
+    assert f"the {tables.CHART_BARS} newest of 10,000 runs" in bundle["text/plain"]
 
 
 def test_lineage_view():
@@ -249,3 +259,170 @@ def test_display_and_magics_import_light():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60,
                          cwd=ROOT)
     assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+
+
+# -- what a reader without a kernel sees: text/html that carries everything, text that reads well ---------------
+
+
+def test_runs_chart_reads_well_at_10_and_at_100_runs():
+    from helpers.rendered_text import text_problems, visible_text
+
+    from aep_magics.display import tables
+
+    display.options.widgets = False
+    # one big first run beside small scheduled ones (notebook 04's shape): the small bars stay visible
+    ten = [run(1, "failed", 0, 71)] + [run(i, "success", 40 + i, 0) for i in range(2, 11)]
+    for runs, shown in ((ten, 10), (ten + [run(i, "success", 39, 0) for i in range(11, 101)], tables.CHART_BARS)):
+        ten[0]["metrics"]["recordSummary"]["outputRecordCount"] = 4992
+        result = RunsResult("f1", runs)
+        html = result._repr_mimebundle_()["text/html"]
+        text = visible_text(html)
+        assert not text_problems(text), text_problems(text)
+        assert "<svg" not in html
+        chart_lines = [line for line in text.splitlines() if re.search(r"\d[\d,]* out, \d[\d,]* failed", line)]
+        assert len(chart_lines) == shown, chart_lines
+        newest = runs[-1]
+        assert any(newest["id"][:8] in line for line in chart_lines)
+        # every bar is at least 2 px wide; the peak run fills about 300 px
+        widths = [int(w) for w in re.findall(r"width:(\d+)px;background-color", html)]
+        assert min(widths) >= 2 and tables.BAR_PX - 5 <= max(widths) <= tables.BAR_PX
+        # text/plain: the same runs, the same numbers
+        plain = repr(result)
+        for line in chart_lines:
+            label = re.search(r"\d[\d,]* out, \d[\d,]* failed", line).group(0)
+            assert label in plain, label
+    assert f"the {tables.CHART_BARS} newest of 100 runs that moved records" in plain
+
+
+def test_headers_read_well_as_text():
+    from helpers.rendered_text import text_problems, visible_text
+
+    display.options.widgets = False
+    listed = ListResult("flows", [{"id": f"f{i}", "name": f"flow {i}"} for i in range(10)], status=200)
+    card = AuthCard(org_id="ORG@AdobeOrg", sandbox="prod", base_url="http://127.0.0.1:8080", client_id="aep-local-dev",
+                    expires_at=None, now=0, local=False)  # an AEP Local already running (aep-local demo)
+    dry = DryRun([Request("GET", "https://p/x", "/x", curl="curl -X GET 'https://p/x'")])
+    lineage = Lineage("0a1b2c3d-flow", [LineageNode("flow", "0a1b2c3d-flow", "F", status="enabled")])
+    texts = {name: visible_text(obj._repr_mimebundle_()["text/html"])
+             for name, obj in {"list": listed, "card": card, "dry": dry, "lineage": lineage,
+                               "result": source_result()}.items()}
+    for name, text in texts.items():
+        assert not text_problems(text), (name, text)
+    assert "flows: 10 items 200 OK" in texts["list"]
+    assert "AEP session on AEP Local" in texts["card"] and "Adobe Experience Platform" not in texts["card"]
+    assert "AEP Local" in repr(card) and "Adobe Experience Platform" not in repr(card)
+    assert "DRY RUN nothing sent" in texts["dry"]
+    assert "Lineage of flow 0a1b2c3d-flow" in texts["lineage"]
+    assert "c278ab14-acdf-440b-b67f-1265d15a7655 copy" in texts["result"]
+    real = AuthCard(org_id="ORG@AdobeOrg", sandbox="prod", base_url="https://platform.adobe.io", client_id="cid",
+                    expires_at=None, now=0)
+    assert "Adobe Experience Platform" in repr(real)
+
+
+def test_progress_leaves_a_readable_line(monkeypatch):
+    pytest.importorskip("ipywidgets")
+    from aep_magics.display.widgets import Progress
+
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda obj, raw=False: shown.append(obj))
+    ticks = iter([100.0, 100.0, 103.25])
+    progress = Progress("runs", use_widgets=True, clock=lambda: next(ticks))
+    progress.show()
+    progress.update(1, 2)
+    progress.update(2, 2)
+    progress.finish(True)
+    assert len(shown) == 2
+    bar, line = shown
+    assert "application/vnd.jupyter.widget-view+json" in bar  # the live view
+    assert bar["text/plain"] == "runs: waiting for every run to finish" and "waiting" in bar["text/html"]
+    assert line["text/plain"] == "runs: 2 of 2 finished in 3.2 s" and "runs: 2 of 2 finished in 3.2 s" in line["text/html"]
+    assert "IntProgress(" not in json.dumps([bar["text/plain"], bar["text/html"], line])
+    assert progress.bar.bar_style == "success" and progress.label.value == "2 of 2 finished in 3.2 s"
+
+    shown.clear()
+    ticks = iter([0.0, 0.0, 60.0])
+    quiet = Progress("runs", use_widgets=False, clock=lambda: next(ticks))
+    quiet.show()
+    quiet.update(1, 3)
+    quiet.finish(False)
+    assert shown == [{"text/plain": "runs: 1 of 3 finished; stopped waiting after 60.0 s",
+                      "text/html": shown[0]["text/html"]}]
+
+    shown.clear()
+    silent = Progress("runs", use_widgets=True, quiet=True)  # -q: nothing at all
+    silent.show()
+    silent.update(1, 1)
+    silent.finish(True)
+    assert shown == [] and silent.bar is None
+
+
+def curl_result(**kw) -> Result:
+    body = {"name": "Test Shopify dataflow", "flowSpec": {"id": "x", "version": "1.0"}}
+    curl = ("curl -X POST 'https://platform.adobe.io/data/foundation/flowservice/flows' \\\n"
+            "  -H 'Authorization: Bearer {ACCESS_TOKEN}' \\\n  -H 'Content-Type: application/json' \\\n"
+            "  -d '" + json.dumps(body, indent=4) + "'")
+    lookup = Request("GET", "https://platform.adobe.io/data/foundation/flowservice/flows?property=name",
+                     "/data/foundation/flowservice/flows", curl="curl -X GET 'https://platform.adobe.io/x' \\\n"
+                     "  -H 'Authorization: Bearer {ACCESS_TOKEN}'", status=200)
+    create = Request("POST", "https://platform.adobe.io/data/foundation/flowservice/flows",
+                     "/data/foundation/flowservice/flows", body=body, curl=curl, status=201)
+    return Result("Flow", id="f-1", name="Test Shopify dataflow", body={"id": "f-1"}, status=201, request=create,
+                  calls=[lookup, create], **kw)
+
+
+def test_curl_is_one_collapsed_block_inside_the_result():
+    pytest.importorskip("ipywidgets")
+    display.options.widgets = True
+    plain = curl_result()
+    assert "curl -X" not in repr(plain)
+    result = curl_result()
+    result.show_curl = True
+    text = repr(result)
+    lines = text.splitlines()
+    assert lines[0] == 'Flow f-1 "Test Shopify dataflow" (201 Created)'
+    assert lines[1:] == [
+        "# 1/2 GET /data/foundation/flowservice/flows -> 200 OK",
+        "curl -X GET 'https://platform.adobe.io/x' -H 'Authorization: Bearer {ACCESS_TOKEN}'",
+        "# 2/2 POST /data/foundation/flowservice/flows -> 201 Created",
+        "curl -X POST 'https://platform.adobe.io/data/foundation/flowservice/flows' -H 'Authorization: Bearer "
+        "{ACCESS_TOKEN}' -H 'Content-Type: application/json' -d '{\"name\":\"Test Shopify dataflow\","
+        "\"flowSpec\":{\"id\":\"x\",\"version\":\"1.0\"}}'",
+    ]
+    html = result._repr_mimebundle_()["text/html"]
+    assert html.count("<details") - html.count("<details open") >= 1
+    assert html.count('<details class="aep-curl">') == 1 and "<details open class" not in html
+    assert "curl: 2 calls (GET /data/foundation/flowservice/flows, POST /data/foundation/flowservice/flows)" in html
+    view = result.widget()
+    assert tuple(view.children[1].titles) == ("Response", "Request")  # curl is in the header, not a tab as well
+    assert view.children[0].value.count('<details class="aep-curl">') == 1
+    assert tuple(plain.widget().children[1].titles) == ("Response", "Request", "curl")
+
+    frame_calls = CurlView(result.calls)  # for a result that cannot carry them (a DataFrame)
+    assert repr(frame_calls) == "\n".join(lines[1:])
+    assert frame_calls._html().count('<details class="aep-curl">') == 1
+
+
+def test_long_curl_is_shortened_in_text_only():
+    from aep_magics.display.results import CURL_LINE, one_line_curl
+
+    body = json.dumps({"mappings": [{"source": f"s{i}", "destination": f"d{i}"} for i in range(200)]})
+    command = one_line_curl(f"curl -X POST 'https://p/x' \\\n  -d '{body}'")
+    assert len(command) <= CURL_LINE and command.endswith("(shortened; full command in .curl)")
+    assert one_line_curl("curl -X POST 'https://p/x' \\\n  -d '{\"a\": \"it'\\''s\"}'") == \
+        "curl -X POST 'https://p/x' -d '{\"a\":\"it'\\''s\"}'"
+
+
+def test_mapping_checks_are_visible_without_a_click():
+    pytest.importorskip("ipywidgets")
+    display.options.widgets = True
+    validation = ListResult("validation", [{"source": "Email", "destination": "personalEmail.address",
+                                            "status": "SUCCESS"}], title="Mapping validation")
+    preview = ListResult("rows", [{"personalEmail.address": "a@example.com"}], title="Mapping preview")
+    result = source_result(sections=[("Validation", validation), ("Preview", preview)])
+    html = result._repr_mimebundle_()["text/html"]
+    for title in ("Mapping validation", "Mapping preview"):
+        before = html[:html.index(title)]
+        assert before.count("<details") == before.count("</details>"), title  # not inside a closed block
+    header, tabs = result._widget_parts()
+    assert "Mapping validation" in header and "a@example.com" in header
+    assert [t for t, _ in tabs] == ["Response", "Request", "curl"]

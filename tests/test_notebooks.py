@@ -25,7 +25,8 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").rglob("*.ipynb"))
 NOTEBOOKS = [p for p in NOTEBOOKS if ".ipynb_checkpoints" not in p.parts]
 BROKEN = ROOT / "tests" / "fixtures" / "broken.ipynb"
-AUTH_LINE = "%aep_auth --local --seed 42"
+#: The second code cell of every tutorial: AEP Local with the notebook's own seed (``%aep_auth --local --seed N``).
+AUTH_LINE = re.compile(r"%aep_auth --local --seed (\d+)")
 TOKEN = re.compile(r"aeplocal\.[0-9a-f]{16,}")
 
 nbformat = pytest.importorskip("nbformat")
@@ -65,9 +66,9 @@ def _execute(path: Path, env: dict[str, str]) -> nbformat.NotebookNode:
 
     nb = nbformat.read(path, as_version=4)
     for cell in nb.cells:
-        if cell.cell_type == "code" and AUTH_LINE in cell.source:
+        if cell.cell_type == "code" and AUTH_LINE.fullmatch(cell.source):
             # sign in with the AEP_* variables (the canary client) instead of AEP Local's dev credentials
-            cell.source = cell.source.replace(AUTH_LINE, "%aep_auth")
+            cell.source = "%aep_auth"
     client = NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}},
                             skip_cells_with_tag="nbval-skip", store_widget_state=True, record_timing=False)
     client.execute(env=env)
@@ -115,7 +116,7 @@ def test_notebook_follows_the_practice_rules(path):
     nbformat.validate(nb)
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert code[0].source == "%reload_ext aep_magics"
-    assert code[1].source == AUTH_LINE
+    assert AUTH_LINE.fullmatch(code[1].source), f"the second code cell signs in to AEP Local: {code[1].source!r}"
     for cell in code:
         tags = cell.metadata.get("tags", [])
         source = cell.source
@@ -132,6 +133,33 @@ def test_notebook_follows_the_practice_rules(path):
             assert output.output_type != "error", f"cell {cell.id} stored an error"
             assert "application/json" not in output.get("data", {}), "volatile JSON cannot be sanitized by nbval"
     assert not TOKEN.search(json.dumps(nb)), "an access token is stored in the notebook"
+
+
+def _seed(path: Path) -> int:
+    nb = nbformat.read(path, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    match = AUTH_LINE.fullmatch(code[1].source)
+    assert match, f"{path.name}: the second code cell is not %aep_auth --local --seed N: {code[1].source!r}"
+    return int(match.group(1))
+
+
+def _original(path: Path) -> Path:
+    """The English tutorial a translation follows (same number: fr/03-… follows 03-…); itself for an English one."""
+    if path.parent.name == "notebooks":
+        return path
+    number = path.name.split("-", 1)[0]
+    (original,) = (ROOT / "notebooks").glob(f"{number}-*.ipynb")
+    return original
+
+
+def test_each_tutorial_has_its_own_seed():
+    # Same seed = same id sequence: two tutorials with one seed would show different resources under the same ids.
+    # A translation creates the very resources of its original (same names, same calls): it shares its seed.
+    english = [p for p in NOTEBOOKS if p.parent.name == "notebooks"]
+    seeds = {p.name: _seed(p) for p in english}
+    assert len(set(seeds.values())) == len(seeds), f"two tutorials share a seed: {seeds}"
+    for path in NOTEBOOKS:
+        assert _seed(path) == _seed(_original(path)), f"{path.name} and {_original(path).name} differ in seed"
 
 
 def test_french_tutorial_runs_the_same_magics():
@@ -177,3 +205,22 @@ def test_a_changed_source_makes_its_notebook_stale(tmp_path):
     copy.write_text(source.read_text(encoding="utf-8").replace("Shopify", "Shopify store", 1), encoding="utf-8")
     (tmp_path / source.with_suffix(".ipynb").name).write_bytes(source.with_suffix(".ipynb").read_bytes())
     assert "differs from" in tool.stale(copy)
+
+
+def _without_front_matter(text: str) -> str:
+    if text.startswith("---\n"):
+        text = text.split("\n---\n", 1)[1]
+    return text.strip()
+
+
+def test_jupytext_writes_back_each_source_unchanged():
+    # JupyterLab with jupytext (the [lab] extra, so Binder) pairs each .ipynb with its .md. When the .ipynb is the
+    # newer file and its cells, written as MyST, differ from the .md, opening the notebook fails with a
+    # "File Load Error" and a diff (e.g. a source writing ```{code-cell} where jupytext writes ```{code-cell} ipython3).
+    jupytext = pytest.importorskip("jupytext")
+    tool = _tool()
+    for source in tool.sources():
+        nb = nbformat.read(tool.notebook_path(source), as_version=4)
+        written = _without_front_matter(jupytext.writes(nb, fmt="md:myst"))
+        assert written == _without_front_matter(source.read_text(encoding="utf-8")), (
+            f"{source.name}: jupytext would write it differently from its .ipynb (use ```{{code-cell}} ipython3)")

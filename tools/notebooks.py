@@ -66,7 +66,8 @@ def read_source(source: Path) -> nbformat.NotebookNode:
     nb = jupytext.read(source, fmt="md:myst")
     language = nb.metadata.get("language", "en")
     nb.metadata = {"kernelspec": KERNELSPEC, "language_info": {"name": "python"},
-                   "jupytext": {"formats": "ipynb,md:myst"},
+                   # keep ``language`` when jupytext writes the pair back (JupyterLab saving a translation)
+                   "jupytext": {"formats": "ipynb,md:myst", "notebook_metadata_filter": "language"},
                    **({"language": language} if language != "en" else {})}
     prefix = ("fr-" if language == "fr" else "") + source.stem.split("-", 1)[0]
     for index, cell in enumerate(nb.cells, start=1):

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .results import Renderable, Request, badge, copy_button, curl_html, esc, tone_of
+from .results import Renderable, Request, badge, copy_button, curl_details, esc, tone_of
 
 
 @dataclass
@@ -79,11 +79,11 @@ class Lineage(Renderable):
                 f"max-width:260px;word-break:break-all'><div style='font-weight:600'>{esc(node.kind)}{status}"
                 f"{missing}</div>{ident}{name}{details}</div>"
             )
-        arrow = "<div style='align-self:center;font-size:18px;padding:0 4px'>&rarr;</div>"
+        arrow = " <div style='align-self:center;font-size:18px;padding:0 4px'>&rarr;</div> "
         chain = arrow.join(boxes)
-        curl = f"<details><summary>curl</summary>{curl_html(self.calls)}</details>" if self.calls else ""
+        curl = curl_details(self.calls) if self.calls else ""
         return (
-            f'<div class="aep-card"><div><span class="aep-kind">Lineage of flow</span><code>{esc(self.flow_id)}</code>'
+            f'<div class="aep-card"><div><span class="aep-kind">Lineage of flow</span> <code>{esc(self.flow_id)}</code>'
             f"</div><div style='display:flex;flex-wrap:wrap;gap:4px;align-items:stretch;margin:6px 0'>{chain}</div>"
             f"{curl}</div>"
         )

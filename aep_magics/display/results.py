@@ -33,7 +33,7 @@ CSS = (
     "border:1px solid var(--jp-border-color2,#ddd);border-radius:6px;padding:6px 10px;margin:2px 0;max-width:980px}"
     ".aep-card .aep-kind{font-weight:600;margin-right:6px}"
     ".aep-card code{font-size:12px}"
-    ".aep-card .aep-badge{display:inline-block;padding:0 6px;border-radius:8px;font-size:11px;margin-left:6px;"
+    ".aep-card .aep-badge{display:inline-block;padding:0 6px;border-radius:8px;font-size:11px;margin-left:2px;"
     "background:#e8f1fb;color:#1b4f8a}"
     ".aep-card .aep-ok{background:#e6f4ea;color:#1e6b34}.aep-card .aep-warn{background:#fdf3e1;color:#8a5a00}"
     ".aep-card .aep-bad{background:#fde8e8;color:#a01c1c}"
@@ -94,15 +94,17 @@ def pretty_json(data: Any, max_lines: int | None = None) -> str:
 
 
 def copy_button(value: str) -> str:
-    """An HTML button copying ``value`` to the clipboard."""
+    """An HTML button copying ``value`` to the clipboard (preceded by a space, so text views read "id copy")."""
     return (
-        f'<button class="aep-copy" title="copy" data-copy="{esc(value)}" '
+        f' <button class="aep-copy" title="copy" data-copy="{esc(value)}" '
         "onclick=\"navigator.clipboard.writeText(this.dataset.copy)\">copy</button>"
     )
 
 
 def badge(text: str, tone: str = "") -> str:
-    return f'<span class="aep-badge {tone}">{esc(text)}</span>' if text else ""
+    """A status pill. It starts with a space: where styling is dropped (an untrusted notebook's sanitizer, a text
+    extraction) it still reads "Runs: 10 items 200 OK", not "10 items200 OK"."""
+    return f' <span class="aep-badge {tone}">{esc(text)}</span>' if text else ""
 
 
 def tone_of(status: int | str | None) -> str:
@@ -176,7 +178,15 @@ def _leaf(value: Any) -> str:
 
 
 class Renderable:
-    """Renders as ``text/plain`` + ``text/html`` (+ an ipywidgets view when enabled); never ``application/json``."""
+    """Renders as ``text/plain`` + ``text/html`` (+ an ipywidgets view when enabled); never ``application/json``.
+
+    The ``text/html`` view carries all the information on its own (sanitizer-safe: no SVG, no script needed), so a
+    notebook read without a kernel (untrusted JupyterLab, GitHub, nbviewer, an HTML export) shows everything; the
+    widget view only adds interaction (tabs) on top. ``show_curl`` (set by ``--curl``) adds the calls as cURL
+    commands: one line per call in ``text/plain``, one collapsed ``<details>`` block in HTML.
+    """
+
+    show_curl: bool = False
 
     def _text(self) -> str:  # pragma: no cover - every subclass overrides
         return type(self).__name__
@@ -211,8 +221,16 @@ class Renderable:
         data["text/html"] = scrub(CSS + self._html())
         return data
 
+    def _curl_calls(self) -> list[Request]:
+        calls = list(getattr(self, "calls", None) or [])
+        request = getattr(self, "request", None)
+        return calls or ([request] if request is not None else [])
+
     def __repr__(self) -> str:
-        return scrub(self._text())
+        text = self._text()
+        if self.show_curl and self._curl_calls():
+            text += "\n" + curl_text(self._curl_calls())
+        return scrub(text)
 
 
 # -- one call, as plain data ----------------------------------------------------------------------------------
@@ -370,29 +388,42 @@ class Result(Renderable):
         note = f'<div class="aep-dim">{esc(self.note)}</div>' if self.note else ""
         return f"<div>{' '.join(parts)}</div>{note}"
 
+    def _sections_html(self) -> str:
+        """The extra views (a mapping's validation and preview tables), shown open: no click needed."""
+        return "".join(
+            f'<div class="aep-section"><div style="font-weight:600;margin-top:6px">{esc(title)}</div>'
+            f"{section._html()}</div>"
+            for title, section in self.sections
+        )
+
     def _tabs(self) -> list[tuple[str, str]]:
+        """The raw exchange: Response, Request and (unless ``--curl`` shows it under the header) curl."""
         tabs = []
         if self.body is not None:
             tabs.append(("Response", json_tree_html(self.body)))
-        for title, section in self.sections:
-            tabs.append((title, section._html()))
         if self.request is not None:
             tabs.append(("Request", request_html(self.request)))
-            tabs.append(("curl", curl_html(self.calls or [self.request])))
+            if not self.show_curl:
+                tabs.append(("curl", curl_html(self._curl_calls())))
         return tabs
+
+    def _curl_block(self) -> str:
+        return curl_details(self._curl_calls()) if self.show_curl and self.request is not None else ""
 
     def _html(self) -> str:
         blocks = []
         for i, (title, body) in enumerate(self._tabs()):
-            opened = " open" if (i == 0 and self.id is None) or title not in ("Response", "Request", "curl") else ""
+            opened = " open" if i == 0 and self.id is None else ""
             blocks.append(f"<details{opened}><summary>{esc(title)}</summary>{body}</details>")
-        return f'<div class="aep-card">{self._header_html()}{"".join(blocks)}</div>'
+        return (f'<div class="aep-card">{self._header_html()}{self._sections_html()}{self._curl_block()}'
+                f'{"".join(blocks)}</div>')
 
     def _widget_parts(self) -> tuple[str, list[tuple[str, str]]] | None:
         tabs = self._tabs()
         if not tabs:
             return None
-        return f'<div class="aep-card" style="border:none;padding:0">{self._header_html()}</div>', tabs
+        header = f"{self._header_html()}{self._sections_html()}{self._curl_block()}"
+        return f'<div class="aep-card" style="border:none;padding:0">{header}</div>', tabs
 
 
 def request_html(request: Request) -> str:
@@ -405,6 +436,47 @@ def curl_html(calls: Sequence[Request]) -> str:
     return "".join(
         f"<pre>{esc(_curl_comment(call, i, len(calls)))}\n{esc(call.curl)}</pre>{copy_button(call.curl)}"
         for i, call in enumerate(calls)
+    )
+
+
+def curl_summary(calls: Sequence[Request]) -> str:
+    """``curl: POST /data/…`` or ``curl: 3 calls (GET …, GET …, POST …)``."""
+    lines = [call.line for call in calls]
+    if len(lines) == 1:
+        return f"curl: {lines[0]}"
+    return f"curl: {len(lines)} calls ({', '.join(lines)})"
+
+
+def curl_details(calls: Sequence[Request]) -> str:
+    """Every call as a cURL command, in one ``<details>`` block, closed."""
+    return f'<details class="aep-curl"><summary>{esc(curl_summary(calls))}</summary>{curl_html(calls)}</details>'
+
+
+CURL_LINE = 400
+
+
+def one_line_curl(command: str, width: int = CURL_LINE) -> str:
+    """A cURL command on one line (continuations joined, a JSON body compacted), shortened past ``width``."""
+    command = re.sub(r"\s*\\\n\s*", " ", command.strip())
+    match = re.search(r"(-d|--data(?:-raw|-binary)?) '(.*)'$", command, re.S)
+    if match:
+        raw = match.group(2).replace("'\\''", "'")
+        try:
+            compact = json.dumps(json.loads(raw), ensure_ascii=False, separators=(",", ":"))
+        except ValueError:
+            compact = " ".join(raw.split())
+        command = command[: match.start(2)] + compact.replace("'", "'\\''") + "'"
+    command = " ".join(command.split("\n"))
+    if len(command) > width:
+        command = command[: width - 40].rstrip() + " … (shortened; full command in .curl)"
+    return command
+
+
+def curl_text(calls: Sequence[Request]) -> str:
+    """The compact ``text/plain`` form of ``--curl``: per call a ``# method path -> status`` line and a one-line
+    command."""
+    return "\n".join(
+        f"{_curl_comment(call, i, len(calls))}\n{one_line_curl(call.curl)}" for i, call in enumerate(calls)
     )
 
 
@@ -440,6 +512,9 @@ class DryRun(Result):
             return []
         return [("Request", request_html(self.request)), ("curl", curl_html([self.request]))]
 
+    def _curl_block(self) -> str:
+        return ""  # the curl command is always shown, open
+
     def _header_html(self) -> str:
         note = f'<div class="aep-dim">{esc(self.note)}</div>' if self.note else ""
         return f'<div><span class="aep-kind">DRY RUN</span>{badge("nothing sent", "aep-warn")}</div>{note}'
@@ -450,16 +525,17 @@ class DryRun(Result):
 
 
 class CurlView(Renderable):
-    """The calls of an operation as cURL commands (``--curl``), shown beside the result."""
+    """The calls of an operation as cURL commands (``--curl``) for a result that cannot carry them itself (a pandas
+    DataFrame): one collapsed block, one line per command in text."""
 
     def __init__(self, calls: Sequence[Request]):
         self.calls = list(calls)
 
     def _text(self) -> str:
-        return "\n".join(f"{_curl_comment(c, i, len(self.calls))}\n{c.curl}" for i, c in enumerate(self.calls))
+        return curl_text(self.calls)
 
     def _html(self) -> str:
-        return f'<div class="aep-card">{curl_html(self.calls)}</div>'
+        return f'<div class="aep-card">{curl_details(self.calls)}</div>'
 
 
 class AuthCard(Renderable):
@@ -497,15 +573,26 @@ class AuthCard(Renderable):
             return f"token valid for {round(left / 3600)} h"
         return f"token valid for {max(1, round(left / 60))} min"
 
+    @property
+    def where(self) -> str:
+        """"AEP Local" for the emulator (started here, or already running on this machine), else the platform."""
+        from urllib.parse import urlsplit
+
+        host = (urlsplit(self.base_url).hostname or "").lower()
+        loopback = host in ("localhost", "::1") or host.startswith("127.")
+        if self.local or loopback or self.client_id.startswith("aep-local"):
+            return "AEP Local"
+        return "Adobe Experience Platform"
+
     def _text(self) -> str:
-        where = "AEP Local" if self.local else "Adobe Experience Platform"
+        where = self.where
         return (
             f"AEP session ({where}): org {self.org_id}, sandbox {self.sandbox}\n"
             f"  {self.base_url} · client {self.client_id} · {self.expiry_text}"
         )
 
     def _html(self) -> str:
-        where = "AEP Local" if self.local else "Adobe Experience Platform"
+        where = self.where
         expiry = ""
         if self.expires_at is not None:
             expiry = f" (until {epoch_text(self.expires_at)} UTC)"
@@ -516,8 +603,8 @@ class AuthCard(Renderable):
             ("client id", f"<code>{esc(self.client_id)}</code>"),
             ("token", esc(self.expiry_text + expiry)),
         ]
-        table = "".join(f"<tr><th style='text-align:left;padding-right:12px'>{k}</th><td>{v}</td></tr>" for k, v in rows)
+        table = "".join(f"<tr><th style='text-align:left;padding-right:12px'>{k}</th> <td>{v}</td></tr>" for k, v in rows)
         return (
-            f'<div class="aep-card"><div><span class="aep-kind">AEP session</span>{badge(where, "aep-ok")}</div>'
+            f'<div class="aep-card"><div><span class="aep-kind">AEP session</span> on{badge(where, "aep-ok")}</div>'
             f"<table>{table}</table></div>"
         )

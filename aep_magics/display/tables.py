@@ -8,6 +8,7 @@ every row as a pandas DataFrame (pandas loads then, not before).
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -16,7 +17,7 @@ from .results import (
     Renderable,
     Request,
     badge,
-    curl_html,
+    curl_details,
     epoch_text,
     esc,
     mask_secrets,
@@ -246,7 +247,7 @@ class Page(Renderable):
         result = self.result
         rows = self.rows()
         start = self.bounds[0]
-        head = "".join(f"<th>{esc(c)}</th>" for c in result.columns)
+        head = " ".join(f"<th>{esc(c)}</th>" for c in result.columns)
         body = []
         for i, row in enumerate(rows):
             tds = []
@@ -257,17 +258,15 @@ class Page(Renderable):
                     tds.append(f"<td>{badge(text, tone_of(text))}</td>")
                 else:
                     tds.append(f"<td>{esc(text)}</td>")
-            body.append(f"<tr><th>{start + i + 1}</th>{''.join(tds)}</tr>")
+            body.append(f"<tr><th>{start + i + 1}</th> {' '.join(tds)}</tr>")
         note = f'<div class="aep-dim">{esc(result.note)}</div>' if result.note else ""
         table = (
-            '<table class="dataframe aep-table" border="1"><thead><tr style="text-align:right"><th></th>'
+            '<table class="dataframe aep-table" border="1"><thead><tr style="text-align:right"><th></th> '
             f"{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
             if rows
             else ""
         )
-        curl = ""
-        if result.request is not None:
-            curl = f"<details><summary>curl</summary>{curl_html(result.calls or [result.request])}</details>"
+        curl = curl_details(result.calls or [result.request]) if result.request is not None else ""
         return (
             f'<div class="aep-card"><div><span class="aep-kind">{esc(result._heading())}</span>'
             f"{badge(status_text(result.status), tone_of(result.status)) if result.status else ''}</div>{note}"
@@ -277,7 +276,7 @@ class Page(Renderable):
 
 # -- flow runs ---------------------------------------------------------------------------------------------------
 
-CHART_BARS = 60
+CHART_BARS = 30
 RUN_COLUMNS = ["id", "status", "started", "records in", "records out", "failed", "duration", "batch", "errors"]
 UNFINISHED = frozenset({"scheduled", "inprogress", "in_progress", "pending", "queued", "running", "processing"})
 
@@ -359,7 +358,7 @@ class RunsResult(ListResult):
             counts[status] = counts.get(status, 0) + 1
         return counts
 
-    def _extra_text(self) -> str:
+    def _summary_text(self) -> str:
         if not self.items:
             return "no runs yet"
         counts = ", ".join(f"{n} {s}" for s, n in sorted(self.counts().items()))
@@ -369,41 +368,100 @@ class RunsResult(ListResult):
                 totals[i] += count or 0
         return f"{counts}; records in {totals[0]:,}, out {totals[1]:,}, failed {totals[2]:,}"
 
+    def _extra_text(self) -> str:
+        chart = records_chart_text(*self._chart_bars())
+        return self._summary_text() + (f"\n{chart}" if chart else "")
+
     def _extra_html(self) -> str:
-        return f'<div>{esc(self._extra_text())}</div>{records_chart_svg(self._chart_rows())}'
+        return f"<div>{esc(self._summary_text())}</div>{records_chart_html(*self._chart_bars())}"
 
-    def _chart_rows(self, max_bars: int = CHART_BARS) -> list[dict[str, Any]]:
-        """The rows of the newest ``max_bars`` runs that moved records, oldest first (the chart's bars)."""
-        picked: list[dict[str, Any]] = []
-        for run in reversed(self.items):
-            row = run_row(run)
-            if (row.get("records out") or 0) + (row.get("failed") or 0) > 0:
-                picked.append(row)
-                if len(picked) == max_bars:
-                    break
-        return picked[::-1]
+    def _chart_bars(self, max_bars: int = CHART_BARS) -> tuple[list[ChartBar], int]:
+        """The chart's bars: the newest ``max_bars`` runs that moved records, oldest first; and how many runs moved
+        records in all."""
+        moved = [number for number, run in enumerate(self.items, 1)
+                 if sum(count or 0 for count in record_counts(run)[1:]) > 0]
+        bars = []
+        for number in moved[-max_bars:]:  # only the shown runs are formatted
+            row = run_row(self.items[number - 1])
+            bars.append(ChartBar(number, str(row.get("id") or ""), str(row.get("started") or "")[:16],
+                                 row.get("records out") or 0, row.get("failed") or 0))
+        return bars, len(moved)
 
 
-def records_chart_svg(rows: Sequence[dict[str, Any]], max_bars: int = CHART_BARS) -> str:
-    """A tiny inline SVG bar chart: records out (green) and failed (red) per run, oldest first."""
-    rows = [r for r in rows if (r.get("records out") or 0) + (r.get("failed") or 0) > 0][-max_bars:]
-    if not rows:
+@dataclass(frozen=True)
+class ChartBar:
+    """One run in the records chart: its row number in the runs table, id, start (minute), records out and failed."""
+
+    number: int
+    id: str
+    started: str
+    out: int
+    failed: int
+
+    @property
+    def label(self) -> str:
+        return f"{self.out:,} out, {self.failed:,} failed"
+
+
+BAR_PX = 300
+BAR_CHARS = 30
+OUT_COLOR, FAILED_COLOR = "#2e8540", "#c0392b"
+
+
+def _caption(bars: Sequence[ChartBar], moved: int) -> str:
+    if len(bars) < moved:
+        return f"Records per run: the {len(bars)} newest of {moved:,} runs that moved records"
+    return f"Records per run: {len(bars)} run{'s' if len(bars) != 1 else ''} that moved records"
+
+
+def _scaled(value: int, peak: int, full: int, least: int) -> int:
+    """``value`` on a ``full``-unit scale; never less than ``least`` for a non-zero value (40 beside 5,000 shows)."""
+    if value <= 0:
+        return 0
+    return max(least, round(full * value / peak))
+
+
+def records_chart_text(bars: Sequence[ChartBar], moved: int | None = None) -> str:
+    """The records chart as text: per run its number, start, short id, a bar (█ out, ░ failed) and the counts."""
+    if not bars:
         return ""
-    height, bar, gap, top = 60, 14, 4, 12
-    peak = max((r.get("records out") or 0) + (r.get("failed") or 0) for r in rows) or 1
-    width = len(rows) * (bar + gap) + gap
-    shapes = [f'<text x="2" y="9" font-size="9" fill="#666">records per run (max {peak:,})</text>']
-    for i, row in enumerate(rows):
-        out, failed = row.get("records out") or 0, row.get("failed") or 0
-        x = gap + i * (bar + gap)
-        h_out = round((height - top) * out / peak)
-        h_failed = round((height - top) * failed / peak)
-        tip = esc(f"{row.get('id')}: {out:,} out, {failed:,} failed")
-        if h_out:
-            shapes.append(f'<rect x="{x}" y="{height - h_out}" width="{bar}" height="{h_out}" fill="#2e8540">'
-                          f"<title>{tip}</title></rect>")
-        if h_failed:
-            shapes.append(f'<rect x="{x}" y="{height - h_out - h_failed}" width="{bar}" height="{h_failed}" '
-                          f'fill="#c0392b"><title>{tip}</title></rect>')
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{max(width, 160)}" height="{height + 2}" '
-            f'role="img" aria-label="records per run">{"".join(shapes)}</svg>')
+    peak = max(b.out + b.failed for b in bars) or 1
+    width = len(str(bars[-1].number))
+    lines = [f"{_caption(bars, len(bars) if moved is None else moved)} (█ out, ░ failed):"]
+    for b in bars:
+        bar = "█" * _scaled(b.out, peak, BAR_CHARS, 1) + "░" * _scaled(b.failed, peak, BAR_CHARS, 1)
+        lines.append(f"  {str(b.number).rjust(width)}  {b.started}  {b.id[:8]}  {bar.ljust(BAR_CHARS + 1)} {b.label}")
+    return "\n".join(lines)
+
+
+def records_chart_html(bars: Sequence[ChartBar], moved: int | None = None) -> str:
+    """The records chart as plain HTML: a table, one row per run (number, start, short id, a CSS bar, the counts).
+
+    Only elements and inline styles that a notebook sanitizer keeps (no SVG, no ``<style>`` needed): untrusted
+    JupyterLab, GitHub and nbviewer show the same chart, and its labels stay apart as text.
+    """
+    if not bars:
+        return ""
+    peak = max(b.out + b.failed for b in bars) or 1
+    cell = "padding:0 8px 0 0;border:none;text-align:left;white-space:nowrap;background-color:transparent"
+    rows = []
+    for b in bars:
+        spans = []
+        for value, color in ((b.out, OUT_COLOR), (b.failed, FAILED_COLOR)):
+            width = _scaled(value, peak, BAR_PX, 2)
+            if width:
+                spans.append(f'<span style="display:inline-block;vertical-align:middle;height:10px;width:{width}px;'
+                             f'background-color:{color}"></span>')
+        title = esc(f"run {b.number} {b.id}: {b.label}")
+        rows.append(
+            f'<tr title="{title}"><td style="{cell};text-align:right">{b.number}</td> '
+            f'<td style="{cell}">{esc(b.started)}</td> <td style="{cell}"><code>{esc(b.id[:8])}</code></td> '
+            f'<td style="{cell};width:{BAR_PX + 4}px">{"".join(spans)}</td> <td style="{cell}">{esc(b.label)}</td></tr>'
+        )
+    caption = esc(_caption(bars, len(bars) if moved is None else moved))
+    legend = (f'<span style="color:{OUT_COLOR}">■</span> out, <span style="color:{FAILED_COLOR}">■</span> failed')
+    return (
+        f'<table class="aep-chart" style="border-collapse:collapse;border:none;font-size:11px;line-height:14px;'
+        f'margin:4px 0;width:auto"><caption style="caption-side:top;text-align:left;padding:2px 0">{caption} '
+        f'({legend})</caption><tbody>{"".join(rows)}</tbody></table>'
+    )

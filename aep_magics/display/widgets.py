@@ -8,8 +8,11 @@ no ``clear_output``, no ``display_id`` updates (both break nbval comparisons).
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from typing import Any
+
+from .results import esc
 
 _available: bool | None = None
 
@@ -33,26 +36,73 @@ def tabbed_view(header_html: str, tabs: Sequence[tuple[str, str]]) -> Any:
 
 
 class Progress:
-    """A progress bar for a wait loop: an ``IntProgress`` when widgets are on, silent otherwise."""
+    """Progress of a wait loop (``%aep_runs --wait``).
 
-    def __init__(self, description: str, use_widgets: bool = True):
+    With widgets on, ``show()`` displays a live bar (an ``IntProgress`` and a "1 of 2 finished" label) whose output
+    also carries ``text/plain`` and ``text/html``: a notebook read without the widget state shows that text, never
+    a widget repr. ``finish()`` then leaves one readable line, as text and HTML, whatever the widgets setting:
+    "runs: 2 of 2 finished in 3.2 s". ``quiet`` (``-q``) shows nothing at all. Nothing is cleared or updated in place (both break nbval comparisons).
+    """
+
+    def __init__(self, description: str, use_widgets: bool = True, *, quiet: bool = False,
+                 clock: Callable[[], float] = time.monotonic):
+        self.description = description
+        self.quiet = quiet
+        self.clock = clock
+        self.started = clock()
+        self.done = 0
+        self.total = 0
         self.bar: Any = None
-        if use_widgets and widgets_available():
+        self.label: Any = None
+        self.view: Any = None
+        if use_widgets and not quiet and widgets_available():
             import ipywidgets as w
 
             self.bar = w.IntProgress(value=0, min=0, max=1, description=description, bar_style="info")
+            self.label = w.Label(value="waiting")
+            self.view = w.HBox([self.bar, self.label])
+
+    def waiting_text(self) -> str:
+        return f"{self.description}: waiting for every run to finish"
 
     def show(self) -> None:
-        if self.bar is not None:
-            from IPython.display import display
+        self.started = self.clock()
+        if self.view is None:
+            return
+        from IPython.display import display
 
-            display(self.bar)
+        bundle = dict(self.view._repr_mimebundle_())
+        bundle["text/plain"] = self.waiting_text()
+        bundle["text/html"] = f'<div class="aep-progress">{esc(self.waiting_text())}</div>'
+        display(bundle, raw=True)
 
     def update(self, done: int, total: int) -> None:
+        self.done, self.total = done, total
         if self.bar is not None:
             self.bar.max = max(1, total)
             self.bar.value = min(done, max(1, total))
+            self.label.value = f"{done} of {total} finished"
+
+    def line(self, ok: bool) -> str:
+        """The outcome: ``runs: 2 of 2 finished in 3.2 s`` (``… stopped waiting after …`` when ``ok`` is False)."""
+        seconds = max(0.0, self.clock() - self.started)
+        count = f"{self.done} of {self.total} finished" if self.total else "no runs yet"
+        if ok:
+            return f"{self.description}: {count} in {seconds:.1f} s"
+        return f"{self.description}: {count}; stopped waiting after {seconds:.1f} s"
 
     def finish(self, ok: bool) -> None:
+        line = self.line(ok)
         if self.bar is not None:
             self.bar.bar_style = "success" if ok else "danger"
+            self.label.value = line.split(": ", 1)[1]
+        if self.quiet:
+            return
+        from IPython.display import display
+
+        share = self.done / self.total if self.total else 0.0
+        color = "#2e8540" if ok else "#c0392b"
+        html = (f'<div class="aep-progress"><span style="display:inline-block;vertical-align:middle;width:120px;'
+                f'height:8px;background-color:#e5e5e5"><span style="display:inline-block;vertical-align:top;'
+                f'height:8px;width:{round(120 * share)}px;background-color:{color}"></span></span> {esc(line)}</div>')
+        display({"text/plain": line, "text/html": html}, raw=True)

@@ -63,13 +63,16 @@ class Platform:
     @cached_property
     def shop(self):
         """The sample Shopify store behind the Shopify connection spec, generated on first use so that its
-        history ends at the platform's "now" (data appears as the clock moves on, never ahead of it)."""
+        history ends at the platform's "now" (data appears as the clock moves on, never ahead of it).
+
+        Its content has a seed of its own (``shop_options["seed"]``, default the store's ``DEFAULT_SEED``), apart
+        from the platform's id seed: notebooks that sign in with different seeds on one data dir share one store."""
         from datetime import UTC, datetime
 
         from .shopify import default_store
-        from .shopify.store import DEFAULT_ORDERS
+        from .shopify.store import DEFAULT_ORDERS, DEFAULT_SEED
 
-        seed = self.seed if self.seed is not None else 7
+        seed = int(self.shop_options.get("seed", DEFAULT_SEED))
         now_s = self.clock.peek_ms() // 1000
         start = datetime.fromtimestamp(now_s - now_s % 60, tz=UTC)
         return default_store(self.data_dir, seed=seed, orders=int(self.shop_options.get("orders") or DEFAULT_ORDERS),

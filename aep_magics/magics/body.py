@@ -136,6 +136,27 @@ def interpolate_text(
     return PLACEHOLDER.sub(sub, text)
 
 
+#: ``{{ref}}`` (kept for :func:`interpolate_text`) or ``{expr}`` (an IPython-style expansion).
+_BRACES = re.compile(r"\{\{.*?\}\}|\{([^{}]+)\}")
+
+
+def expand_braces(text: str, namespace: Mapping[str, Any]) -> str:
+    """A magic argument with ``{{ref}}`` filled in as :func:`interpolate_text` does, and ``{expr}`` evaluated in the
+    notebook's namespace as IPython expands line magics (an expression that fails is left as written, as IPython
+    leaves it). One pass: a value is never expanded again."""
+    def sub(match: re.Match[str]) -> str:
+        if match.group(1) is None:
+            return interpolate_text(match.group(0), namespace)
+        try:
+            return str(eval(match.group(1), {}, dict(namespace)))  # noqa: S307 - the notebook's own code, as IPython
+        except Exception:
+            return match.group(0)
+
+    if _unclosed(text, list(PLACEHOLDER.finditer(text))) is not None:
+        return interpolate_text(text, namespace)  # its error names the reference
+    return _BRACES.sub(sub, text)
+
+
 def _unclosed(text: str, matches: list[re.Match[str]]) -> re.Match[str] | None:
     """The first ``{{ref`` that lacks its ``}}`` (outside every complete reference), or None."""
     for found in UNCLOSED.finditer(text):

@@ -158,9 +158,12 @@ class AEPMagics(Magics, Configurable):
 
     # -- plumbing shared by every magic ---------------------------------------------------------------------------
 
-    def _args(self, magic: Any, line: str, *, interpolate: bool = True) -> Any:
-        """Parse ``line`` with the magic's own parser, ``{{refs}}`` filled in; errors carry the usage line."""
-        from .body import interpolate_text
+    def _args(self, magic: Any, line: str, *, interpolate: bool = True, braces: bool = False) -> Any:
+        """Parse ``line`` with the magic's own parser, ``{{refs}}`` filled in; errors carry the usage line.
+
+        ``braces``: ``{expr}`` in a token is also a Python expression, as IPython expands it in line magics (but per
+        token, after splitting, so a value with spaces or quotes stays one argument)."""
+        from .body import expand_braces, interpolate_text
 
         parser = magic.parser
         usage = _usage(parser)  # "%aep_runs [--wait] ... [flow_id]"
@@ -169,7 +172,9 @@ class AEPMagics(Magics, Configurable):
             tokens = shlex.split(line, comments=False)
         except ValueError as exc:
             raise InputError(f"{label}: {exc}; usage: {usage}") from None
-        if interpolate:
+        if braces:
+            tokens = [expand_braces(token, self._ns) for token in tokens]
+        elif interpolate:
             tokens = [interpolate_text(token, self._ns) for token in tokens]
         try:
             args = parser.parse_args(tokens)
@@ -204,11 +209,15 @@ class AEPMagics(Magics, Configurable):
         """
         from IPython.display import display
 
-        from ..display import CurlView, DryRun
+        from ..display import CurlView, DryRun, Renderable
 
         calls = calls if calls is not None else getattr(result, "calls", None)
         if getattr(args, "curl", False) and calls:
-            display(CurlView(calls))
+            shown = not getattr(args, "quiet", False)
+            if isinstance(result, Renderable) and getattr(result, "calls", None) and shown:
+                result.show_curl = True  # one collapsed block inside the result's own output
+            else:  # a DataFrame, or nothing else shown: the commands on their own, collapsed
+                display(CurlView(calls))
         if remember and not isinstance(result, DryRun):
             state.current.remember(remember, result)
         if getattr(args, "output", None):
@@ -456,23 +465,28 @@ class AEPMagics(Magics, Configurable):
     @argument("flow_id", nargs="?", help="flow id (default: the last flow created here)")
     @argument("--wait", action="store_true", help="poll until every run is finished, with a progress bar")
     @argument("--timeout", type=float, metavar="S", help="with --wait: give up after S seconds (default: wait_timeout)")
+    @argument("--last", type=int, metavar="N", help="only the N most recent runs (table, summary, chart and -o result)")
+    @argument("--title", metavar="TEXT", help="the title of the runs card")
     @_common()
     @line_magic
     @_guard
     def aep_runs(self, line: str = "") -> Any:
         """The runs of a flow: status, records in/out/failed, duration, errors, and a chart of records per run.
 
-        Example: ``%aep_runs {{flow.id}} --wait --timeout 120``
+        ``--last N`` keeps the N most recent runs only; ``-o NAME`` stores them (``.finished``, ``.to_dataframe()``).
+        Example: ``%aep_runs {{flow.id}} --wait --timeout 120``; ``%aep_runs {{flow.id}} --last 8 --title "Scheduled runs"``
         """
         from ..display.widgets import Progress
         from . import ops
 
         args = self._args(self.aep_runs, line)
+        ops._check_last(args.last)
         flow_id = state.current.default_id("flow", args.flow_id, "flow")
         client = self._client()
         if not args.wait or args.dry_run:
-            return self._finish(args, ops.list_runs(client, flow_id, dry_run=args.dry_run))
-        progress = Progress("runs", use_widgets=self.widgets)
+            return self._finish(args, ops.list_runs(client, flow_id, last=args.last, title=args.title,
+                                                    dry_run=args.dry_run))
+        progress = Progress("runs", use_widgets=self.widgets, quiet=args.quiet)
         progress.show()
         try:
             result = ops.wait_for_runs(client, flow_id, timeout=args.timeout or self.wait_timeout,
@@ -481,7 +495,7 @@ class AEPMagics(Magics, Configurable):
             progress.finish(False)
             raise
         progress.finish(True)
-        return self._finish(args, result)
+        return self._finish(args, ops.recent_runs(result, args.last, args.title))
 
     @no_var_expand
     @magic_arguments(name="aep_read")
@@ -525,19 +539,51 @@ class AEPMagics(Magics, Configurable):
     @magic_arguments(name="aep_delete")
     @argument("kind", choices=["connection", "source", "target", "flow", "schema", "dataset", "mapping"],
               help="what to delete")
-    @argument("id", help="its id (a schema's $id or meta:altId)")
+    @argument("id", nargs="?", help="its id (a schema's $id or meta:altId)")
+    @argument("--name", metavar="NAME", help="instead of an id: delete every KIND named NAME (a schema: titled)")
     @_common()
     @line_magic
     @_guard
     def aep_delete(self, line: str = "") -> Any:
-        """Delete a resource.
+        """Delete a resource by id, or every resource of a kind with a given name (``--name``; a schema's title).
 
-        Example: ``%aep_delete flow {{flow.id}}``
+        ``--name`` shows what was deleted (kind, name, id), or "nothing to delete"; ``-o`` stores that list.
+        ``{var}`` in the line is a Python variable, as in IPython's other line magics (``{{ref}}`` works too).
+        Example: ``%aep_delete flow {{flow.id}}``; ``for name in NAMES: %aep_delete flow --name "{name}"``
         """
         from . import ops
 
-        args = self._args(self.aep_delete, line)
-        return self._finish(args, ops.delete(self._client(), args.kind, args.id, dry_run=args.dry_run))
+        args = self._args(self.aep_delete, line, braces=True)
+        if (args.id is None) == (args.name is None):
+            usage = _usage(self.aep_delete.parser)
+            problem = ("give an id or --name NAME, not both" if args.id is not None
+                       else "the following arguments are required: id (or --name NAME)")
+            raise InputError(f"%aep_delete: {problem}; usage: {usage}")
+        client = self._client()
+        if args.name is not None:
+            return self._finish(args, ops.delete_by_name(client, args.kind, args.name, dry_run=args.dry_run))
+        return self._finish(args, ops.delete(client, args.kind, args.id, dry_run=args.dry_run))
+
+    @no_var_expand
+    @magic_arguments(name="aep_clock")
+    @argument("--advance", metavar="DURATION", help="move the clock forward: 90, 90s, 15m, 2h or 1d "
+              "(the scheduler then runs what fell due)")
+    @_common()
+    @line_magic
+    @_guard
+    def aep_clock(self, line: str = "") -> Any:
+        """AEP Local's platform clock: the time in UTC and in epoch ms; ``--advance`` moves it forward.
+
+        AEP Local in deterministic mode keeps its own clock, which moves only when told to; the scheduler then
+        creates and runs every run that fell due. ``-o NAME`` stores a dict: ``now`` (epoch ms), ``now_s`` (epoch
+        seconds), ``utc``. AEP Local only (``POST /aep-local/clock``): a real sandbox runs on real time.
+        Example: ``%aep_clock -o clock``; ``%aep_clock --advance 15m``
+        """
+        from . import ops
+
+        args = self._args(self.aep_clock, line)
+        client = self._client()
+        return self._finish(args, ops.clock(client, advance=args.advance, dry_run=args.dry_run))
 
     @no_var_expand
     @magic_arguments(name="aep")

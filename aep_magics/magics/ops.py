@@ -16,13 +16,18 @@ source / target    ``GET /sourceConnections`` / ``/targetConnections`` with the 
 flow               ``GET /flows?property=name=="…"``
 schema             Schema Registry ``GET /tenant/schemas`` (``property=title==…``), by ``title``
 dataset            Catalog ``GET /dataSets?name=…``
-mapping set        Data Prep ``GET /mappingSets?name=…``: mapping sets carry a ``name`` (data-prep.yaml
-                   ``MappingSet.name``). Without one in the body, ``reuse`` names the set after a hash of its
-                   content (``aep-magics:<sha256 prefix>``), so the same body is found again and an edited body
-                   creates a new set.
+mapping set        Data Prep ``GET /mappingSets?name=…`` when the body has a ``name`` (data-prep.yaml
+                   ``MappingSet.name``), else ``GET /mappingSets`` (the legacy tutorial body has none); either
+                   way only a set whose content holds everything the body says (same schema, same mappings in
+                   the same order, each with the fields written) is reused: an edited body, or the same body
+                   for a schema created again, creates a new set. The body is sent exactly as written.
 =================  ==============================================================================
 
 Names are compared exactly on the client as well, so a server that ignores a filter cannot cause a wrong reuse.
+What ``reuse`` hands back is the full resource, fetched by its id (Flow Service ``GET /{kind}/{id}``, Schema
+Registry ``GET /tenant/schemas/{$id}`` with the Accept that create answers in, Catalog ``GET /dataSets/{id}``, Data
+Prep ``GET /mappingSets/{id}``): every key of a create's answer is there (a dataset's create answers only its link,
+``["@/dataSets/{id}"]``; its reuse gives the dataset object), with the same ``.id`` and the current ``.etag``.
 
 Lost answers: when a create call fails in a way that leaves its outcome unknown (the connection dropped, a 5xx, a
 429), ``reuse`` looks the name up again and returns what it finds, and only re-sends the create when nothing of that
@@ -33,7 +38,6 @@ applied and how to make the cell safe to run again.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import io
 import json
 import re
@@ -156,11 +160,21 @@ class _Kind:
     create: Callable[[AEPClient, dict[str, Any]], Any]
     find: Callable[[AEPClient, str], list[dict[str, Any]]]
     id_of: Callable[[Any, Any], str | None]  # (response JSON, create() return value) -> id
+    fetch: Callable[[AEPClient, str], Any]  # the full resource by id
+    item_id: Callable[[dict[str, Any]], str | None] = lambda item: item.get("id")  # id of a found item
+    #: Finds a resource by the body's content when it has no name (mapping sets); None: a name is required.
+    find_like: Callable[[AEPClient, dict[str, Any]], list[dict[str, Any]]] | None = None
 
 
 def _flow_find(kind: str) -> Callable[[AEPClient, str], list[dict[str, Any]]]:
     def find(api: AEPClient, name: str) -> list[dict[str, Any]]:
-        found = api.flow._list(kind, property=f'name=="{name}"')
+        if '"' in name or "\\" in name:  # the property filter has no way to quote these: compare them all here
+            found = api.flow._list(kind)
+        else:
+            try:
+                found = api.flow._list(kind, property=f'name=="{name}"')
+            except BadRequestError:  # a service that does not take this filter: look through them all
+                found = api.flow._list(kind)
         return [item for item in found if item.get("name") == name]
 
     return find
@@ -184,6 +198,52 @@ def _find_mapping(api: AEPClient, name: str) -> list[dict[str, Any]]:
     return [item for item in api.dataprep.list_mapping_sets(name=name) if item.get("name") == name]
 
 
+def _find_mapping_like(api: AEPClient, body: dict[str, Any]) -> list[dict[str, Any]]:
+    """Mapping sets that hold everything ``body`` says (an unnamed body: found by its content)."""
+    return [item for item in api.dataprep.list_mapping_sets() if mapping_matches(body, item)]
+
+
+#: Keys a mapping set body may carry that the platform assigns: not compared when finding a set by content.
+_ASSIGNED = frozenset({"id", "version", "createdDate", "modifiedDate", "createdBy", "modifiedBy"})
+
+
+def mapping_matches(body: dict[str, Any], existing: dict[str, Any]) -> bool:
+    """Whether the stored mapping set ``existing`` holds what ``body`` says: every key written (but the ids and
+    versions the platform assigns) has the same value there; the mappings are the same number, in the same order,
+    each with the fields written. ``null`` in the body matches a field left out."""
+    if _schema_of(body) != _schema_of(existing):
+        return False
+    for key, value in body.items():
+        if key in _ASSIGNED or key in ("xdmSchema", "outputSchema"):
+            continue
+        if key == "mappings":
+            theirs = existing.get("mappings")
+            if not isinstance(value, list) or not isinstance(theirs, list) or len(value) != len(theirs):
+                return False
+            if not all(_holds(mine, other, top=True) for mine, other in zip(value, theirs)):
+                return False
+        elif not _holds(value, existing.get(key)):
+            return False
+    return True
+
+
+def _schema_of(body: dict[str, Any]) -> Any:
+    output = body.get("outputSchema")
+    ref = ((output or {}).get("schemaRef") or {}).get("id") if isinstance(output, dict) else None
+    return body.get("xdmSchema") or ref
+
+
+def _holds(mine: Any, theirs: Any, top: bool = False) -> bool:
+    if mine is None:
+        return True
+    if isinstance(mine, dict):
+        return isinstance(theirs, dict) and all(
+            _holds(v, theirs.get(k)) for k, v in mine.items() if not (top and k in _ASSIGNED))
+    if isinstance(mine, list):
+        return isinstance(theirs, list) and len(mine) == len(theirs) and all(map(_holds, mine, theirs))
+    return mine == theirs
+
+
 def _dataset_id(answer: Any, returned: Any) -> str | None:
     if isinstance(returned, str):
         return returned
@@ -202,20 +262,29 @@ def _schema_id(answer: Any, returned: Any) -> str | None:
     return body.get("$id") or body.get("id")
 
 
+def _flow_get(kind: str) -> Callable[[AEPClient, str], Any]:
+    return lambda api, resource_id: api.flow._get(kind, resource_id)
+
+
 KINDS: dict[str, _Kind] = {
     "connection": _Kind("BaseConnection", "connection", "name",
-                        lambda api, b: api.flow.create_connection(b), _flow_find("connections"), _id),
+                        lambda api, b: api.flow.create_connection(b), _flow_find("connections"), _id,
+                        _flow_get("connections")),
     "source": _Kind("SourceConnection", "source", "name",
-                    lambda api, b: api.flow.create_source_connection(b), _flow_find("sourceConnections"), _id),
+                    lambda api, b: api.flow.create_source_connection(b), _flow_find("sourceConnections"), _id,
+                    _flow_get("sourceConnections")),
     "target": _Kind("TargetConnection", "target", "name",
-                    lambda api, b: api.flow.create_target_connection(b), _flow_find("targetConnections"), _id),
-    "flow": _Kind("Flow", "flow", "name", lambda api, b: api.flow.create_flow(b), _flow_find("flows"), _id),
+                    lambda api, b: api.flow.create_target_connection(b), _flow_find("targetConnections"), _id,
+                    _flow_get("targetConnections")),
+    "flow": _Kind("Flow", "flow", "name", lambda api, b: api.flow.create_flow(b), _flow_find("flows"), _id,
+                  _flow_get("flows")),
     "schema": _Kind("Schema", "schema", "title", lambda api, b: api.schemas.create_schema(b), _find_schema,
-                    _schema_id),
+                    _schema_id, lambda api, i: api.schemas.get_schema(i), lambda item: item.get("$id")),
     "dataset": _Kind("Dataset", "dataset", "name", lambda api, b: api.catalog.create_dataset(b), _find_dataset,
-                     _dataset_id),
+                     _dataset_id, lambda api, i: api.catalog.get_dataset(i)),
     "mapping": _Kind("MappingSet", "mapping", "name", lambda api, b: api.dataprep.create_mapping_set(b),
-                     _find_mapping, _id),
+                     _find_mapping, _id, lambda api, i: api.dataprep.get_mapping_set(i),
+                     find_like=_find_mapping_like),
 }
 
 
@@ -242,26 +311,23 @@ def _create(
     body = _check(body, kind.label, if_exists)
     api, recorder = _recording(client, dry_run)
     name = body.get(kind.name_key)
+    named = isinstance(name, str) and bool(name)
     try:
         if if_exists == "reuse" and not dry_run:
-            if not isinstance(name, str) or not name:
+            if not named and kind.find_like is None:
                 raise InputError(f"--if-exists reuse looks a {kind.label} up by its {kind.name_key!r}; the body has none")
-            found = kind.find(api, name)
+            found = _find(api, kind, body)
             if found:
-                item = found[0]
-                note = f"{len(found)} {kind.label}s have this {kind.name_key}; reused the first" if len(found) > 1 else None
-                return Result(kind.label, id=item.get("id") or item.get("$id"), name=name, body=item,
-                              status=recorder.last[1].status if recorder.last[1] else None,
-                              calls=recorder.requests(), reused=True, note=note, sections=sections)
+                note = (f"{len(found)} {kind.label}s have this {kind.name_key if named else 'content'}; reused the first"
+                        if len(found) > 1 else None)
+                return _reused(api, recorder, kind, found[0], name, note, sections)
         if before is not None and not dry_run:
             before(api)
-        returned = _create_once(api, kind, body, name, if_exists)
+        returned = _create_once(api, kind, body, if_exists)
         if isinstance(returned, _Found):
-            item = returned.item
-            return Result(kind.label, id=item.get("id") or item.get("$id"), name=name, body=item,
-                          status=recorder.last[1].status if recorder.last[1] else None,
-                          calls=recorder.requests(), reused=True, sections=sections,
-                          note="the create call's answer was lost; found it by name")
+            return _reused(api, recorder, kind, returned.item, name,
+                           "the create call's answer was lost; found it by "
+                           + (kind.name_key if named else "its content"), sections)
     except _DryRunStop:
         return _dry(recorder)
     response = recorder.last[1]
@@ -269,6 +335,31 @@ def _create(
     return Result(kind.label, id=kind.id_of(answer, returned), name=name, body=answer,
                   status=response.status if response else None, calls=recorder.requests(),
                   headers=dict(response.headers) if response else None, sections=sections)
+
+
+def _find(api: AEPClient, kind: _Kind, body: dict[str, Any]) -> list[dict[str, Any]]:
+    """Existing resources ``reuse`` may hand back: by name; mapping sets by name and content (or content alone)."""
+    name = body.get(kind.name_key)
+    if isinstance(name, str) and name:
+        found = kind.find(api, name)
+        if kind.find_like is not None:  # a mapping set of this name for another schema or other mappings: not it
+            found = [item for item in found if mapping_matches(body, item)]
+        return found
+    return kind.find_like(api, body) if kind.find_like is not None else []
+
+
+def _reused(api: AEPClient, recorder: Recorder, kind: _Kind, item: dict[str, Any], name: Any, note: str | None,
+            sections: Sequence[tuple[str, Any]]) -> Result:
+    """The found resource in full (fetched by its id), as a create's result would carry it."""
+    resource_id = kind.item_id(item)
+    body = kind.fetch(api, resource_id) if resource_id else item
+    response = recorder.last[1]
+    if isinstance(body, dict) and not name:
+        name = body.get(kind.name_key) or None
+    return Result(kind.label, id=resource_id, name=name, body=body,
+                  status=response.status if response is not None else None, calls=recorder.requests(),
+                  headers=dict(response.headers) if response is not None else None,
+                  reused=True, note=note, sections=sections)
 
 
 #: How often ``reuse`` re-sends a create whose answer was lost (after finding nothing by name).
@@ -281,13 +372,15 @@ class _Found:
     item: dict[str, Any]
 
 
-def _create_once(api: AEPClient, kind: Any, body: dict[str, Any], name: Any, if_exists: str) -> Any:
+def _create_once(api: AEPClient, kind: _Kind, body: dict[str, Any], if_exists: str) -> Any:
     """Send a create; when its outcome is unknown, make sure the resource exists exactly once (see module doc)."""
+    name = body.get(kind.name_key)
+    findable = (isinstance(name, str) and bool(name)) or kind.find_like is not None
     for attempt in range(RESEND_ATTEMPTS + 1):
         try:
             return kind.create(api, body)
         except _UNKNOWN_OUTCOME as exc:
-            if if_exists != "reuse" or not isinstance(name, str) or not name or attempt == RESEND_ATTEMPTS:
+            if if_exists != "reuse" or not findable or attempt == RESEND_ATTEMPTS:
                 if if_exists != "reuse" and isinstance(exc, TransportError):
                     raise TransportError(method=exc.method, path=exc.path,
                                          message=f"{exc}; the {kind.label} may have been created: run the cell "
@@ -296,7 +389,7 @@ def _create_once(api: AEPClient, kind: Any, body: dict[str, Any], name: Any, if_
             retry_after = getattr(exc, "retry_after", None)
             if isinstance(exc, RateLimitedError):
                 time.sleep(min(float(retry_after or 0.5), 5.0))
-            found = kind.find(api, name)
+            found = _find(api, kind, body)
             if found:
                 return _Found(found[0])
     raise AssertionError("unreachable")
@@ -401,12 +494,6 @@ def coerce_digits(values: dict[str, Any], schema: dict[str, Any]) -> dict[str, A
     return out
 
 
-def mapping_name(body: dict[str, Any]) -> str:
-    """The name ``--if-exists reuse`` gives a mapping set without one: a hash of its canonical content."""
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return "aep-magics:" + hashlib.sha256(canonical.encode()).hexdigest()[:16]
-
-
 def create_mapping(
     client: AEPClient,
     body: Any,
@@ -425,8 +512,6 @@ def create_mapping(
     the mapped rows are shown with the result (``result.preview``). ``create=False`` only checks.
     """
     body = _check(body, "MappingSet", if_exists)
-    if if_exists == "reuse" and not body.get("name"):
-        body = {**body, "name": mapping_name(body)}
     sections: list[tuple[str, Any]] = []
     checks: dict[str, Any] = {}
 
@@ -603,8 +688,14 @@ def explore(
                       status=_status(recorder), title=f"Preview of {table}")
 
 
-def list_runs(client: AEPClient, flow_id: str, *, dry_run: bool = False) -> RunsResult | DryRun:
-    """Every run of a flow (``GET /runs?property=flowId==…``, https://experienceleague.adobe.com/en/docs/experience-platform/sources/api-tutorials/monitor)."""
+def list_runs(client: AEPClient, flow_id: str, *, last: int | None = None, title: str | None = None,
+              dry_run: bool = False) -> RunsResult | DryRun:
+    """Every run of a flow (``GET /runs?property=flowId==…``, https://experienceleague.adobe.com/en/docs/experience-platform/sources/api-tutorials/monitor).
+
+    ``last``: only the ``last`` most recent runs (table, summary, chart and ``.items`` alike); ``title`` the card's
+    title.
+    """
+    _check_last(last)
     api, recorder = _recording(client, dry_run)
     try:
         runs = api.flow.list_runs(flow_id)
@@ -612,7 +703,24 @@ def list_runs(client: AEPClient, flow_id: str, *, dry_run: bool = False) -> Runs
         return _dry(recorder)
     if not runs:  # an unknown flow has no runs either: its 404 says so (a check, not recorded among the calls)
         client.flow.get_flow(flow_id)
-    return RunsResult(flow_id, runs, calls=recorder.requests(), status=_status(recorder))
+    return recent_runs(RunsResult(flow_id, runs, calls=recorder.requests(), status=_status(recorder)), last, title)
+
+
+def _check_last(last: int | None) -> None:
+    if last is not None and (isinstance(last, bool) or not isinstance(last, int) or last < 1):
+        raise InputError(f"--last takes a number of runs, 1 or more; got {last!r}")
+
+
+def recent_runs(result: RunsResult, last: int | None = None, title: str | None = None) -> RunsResult:
+    """``result`` restricted to its ``last`` most recent runs (oldest first, as every runs result), titled ``title``."""
+    _check_last(last)
+    if last is None and title is None:
+        return result
+    items = result.items[-last:] if last is not None else result.items
+    if title is None:
+        title = (f"The {last} most recent runs of flow {result.flow_id}" if last is not None and len(result.items) > last
+                 else result.title)
+    return RunsResult(result.flow_id, items, calls=result.calls, status=result.status, title=title)
 
 
 #: Seconds before the second poll of :func:`wait_for_runs`; the pause doubles from there up to its ``poll_interval``.
@@ -753,6 +861,124 @@ def delete(client: AEPClient, kind: str, resource_id: str, *, dry_run: bool = Fa
     except _DryRunStop:
         return _dry(recorder)
     return Result(f"Deleted {label}", id=resource_id, status=_status(recorder), calls=recorder.requests())
+
+
+def delete_by_name(client: AEPClient, kind: str, name: str, *, dry_run: bool = False) -> ListResult | DryRun:
+    """Delete every resource of ``kind`` whose name (a schema's ``title``) is ``name``, in the current sandbox.
+
+    The names are looked up as ``--if-exists reuse`` does (exact match); a table of what was deleted (kind, name,
+    id) is returned, empty with the note "nothing to delete" when there was none.
+    """
+    if kind not in DELETE_KINDS:
+        raise InputError(f"unknown kind {kind!r}; use one of {', '.join(DELETE_KINDS)}")
+    if not isinstance(name, str) or not name:
+        raise InputError("--name takes the name to delete (a schema's title); it is empty")
+    found_kind = KINDS[kind]
+    _label, action = DELETE_KINDS[kind]
+    api, recorder = _recording(client, dry_run)
+    deleted: list[dict[str, Any]] = []
+    try:
+        for item in found_kind.find(api, name):
+            resource_id = found_kind.item_id(item)
+            if not resource_id:
+                continue
+            try:
+                action(api, resource_id)
+            except NotFoundError:  # gone meanwhile: nothing left to delete
+                continue
+            deleted.append({"kind": kind, "name": name, "id": resource_id})
+    except _DryRunStop:
+        return _dry(recorder)
+    what = "schema titled" if kind == "schema" else f"{kind} named"
+    return ListResult("deleted", deleted, columns=["kind", "name", "id"], calls=recorder.requests(),
+                      status=_status(recorder), title=f"Deleted {kind}: {name}",
+                      note=None if deleted else f"nothing to delete: no {what} {name}")
+
+
+# -- AEP Local's clock ----------------------------------------------------------------------------------------------
+
+_DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", re.IGNORECASE)
+_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+DURATION_FORMS = "seconds (90, 90s), minutes (15m), hours (2h) or days (1d)"
+
+
+def parse_duration(text: Any) -> float:
+    """``"90"``, ``"90s"``, ``"15m"``, ``"2h"``, ``"1d"`` (a number and an optional unit) -> seconds."""
+    if isinstance(text, (int, float)) and not isinstance(text, bool) and text >= 0:
+        return float(text)
+    match = _DURATION.fullmatch(str(text)) if isinstance(text, str) else None
+    if not match:
+        raise InputError(f"--advance takes a duration in {DURATION_FORMS}; got {text!r}")
+    return float(match.group(1)) * _UNIT_SECONDS[match.group(2).lower()]
+
+
+class Clock(dict):
+    """AEP Local's platform clock: ``now`` (epoch ms), ``now_s`` (epoch seconds), ``utc`` (ISO 8601) and, after
+    ``advance``, ``advanced`` (seconds). A dict; ``.calls`` are the calls made, ``.curl`` the last one."""
+
+    def __init__(self, now_ms: int, advanced: float | None = None, calls: Sequence[Request] = ()):
+        import datetime
+
+        moment = datetime.datetime.fromtimestamp(now_ms / 1000, tz=datetime.timezone.utc)
+        super().__init__(now=int(now_ms), now_s=int(now_ms) // 1000,
+                         utc=moment.isoformat(timespec="seconds").replace("+00:00", "Z"))
+        if advanced is not None:
+            self["advanced"] = advanced
+        self.calls = list(calls)
+
+    @property
+    def curl(self) -> str:
+        return self.calls[-1].curl if self.calls else ""
+
+    def summary(self) -> str:
+        text = f"AEP Local clock: {self['utc'].replace('T', ' ').replace('Z', ' UTC')} ({self['now']} ms)"
+        if "advanced" in self:
+            text += f", moved forward {_seconds_text(self['advanced'])}"
+        return text
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(self.summary())
+
+    def _repr_html_(self) -> str:
+        from html import escape
+
+        return f"<div><b>AEP Local clock</b>: {escape(self.summary().split(': ', 1)[1])}</div>"
+
+
+def _seconds_text(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"
+
+
+def clock(client: AEPClient, *, advance: Any = None, dry_run: bool = False) -> Clock | DryRun:
+    """AEP Local's platform clock (``GET /aep-local/clock``); with ``advance`` (seconds or ``"15m"``, ``"2h"`` …)
+    moved forward first (``POST /aep-local/clock {"advance": seconds}``: the scheduler then creates and runs the
+    runs that fell due). AEP Local only: a real sandbox runs on real time."""
+    seconds = parse_duration(advance) if advance is not None else None
+    if not is_local(client):
+        raise InputError("%aep_clock moves AEP Local's clock; a real sandbox runs on real time")
+    _api, recorder = _recording(client, dry_run)
+    try:
+        if seconds is None:
+            answer = recorder.request("GET", "/aep-local/clock").json()
+        else:
+            amount: float | int = int(seconds) if float(seconds).is_integer() else seconds
+            answer = recorder.request("POST", "/aep-local/clock", json={"advance": amount}).json()
+    except _DryRunStop:
+        return _dry(recorder)
+    return Clock(int(answer["now"]), advanced=seconds, calls=recorder.requests())
+
+
+#: Hosts of Adobe Experience Platform itself: a profile there is a real sandbox.
+ADOBE_HOSTS = (".adobe.io", ".adobe.com", ".adobe.net")
+
+
+def is_local(client: AEPClient) -> bool:
+    """Whether ``client`` talks to AEP Local rather than Adobe Experience Platform (whose hosts are Adobe's)."""
+    host = (urlsplit(client.session.profile.base_url).hostname or "").lower()
+    return bool(host) and not any(host == suffix[1:] or host.endswith(suffix) for suffix in ADOBE_HOSTS)
 
 
 # -- lineage --------------------------------------------------------------------------------------------------------

@@ -214,8 +214,9 @@ def build_identity_map(n: int, identities: list[tuple[IdentitySpec, pa.Array]]) 
     """``identityMap`` {namespace: [{id, primary}]} built column-wise (no per-row Python).
 
     Rows without any identity value get a null map; each row's entries follow the mapping order. With one identity,
-    or when every row has every identity, the ids are the identity columns themselves (taken in row order when
-    there are several) and the rest of the layout only depends on the row count, so it is built once and shared."""
+    or when every row has every identity, the ids are the identity columns themselves (without their nulls, or taken
+    in row order when there are several) and keys, flags and item offsets are slices of arrays built once per row
+    count (:func:`_entry_layout`)."""
     if not identities:
         return pa.nulls(n, IDENTITY_MAP)
     k = len(identities)
@@ -223,16 +224,20 @@ def build_identity_map(n: int, identities: list[tuple[IdentitySpec, pa.Array]]) 
     if k == 1 or all(v.null_count == 0 for v in values):
         layout = _entry_layout(n, tuple(spec.namespace for spec, _ in identities),
                                tuple(spec.primary for spec, _ in identities))
-        if k == 1:
-            # a row without the value is a null map; its entry (hidden by the null) holds the null id
-            id_values = values[0]
-            mask = pc.is_null(id_values) if id_values.null_count else None
-        else:
+        offsets, mask, total = layout.offsets, None, n * k
+        if k > 1:
             id_values = pa.concat_arrays(values).take(layout.interleave)
-            mask = None
-        items = pa.StructArray.from_arrays([id_values, layout.primary], fields=list(IDENTITY_ITEM))
-        lists = pa.ListArray.from_arrays(layout.list_offsets, items, type=pa.list_(IDENTITY_ITEM))
-        return pa.MapArray.from_arrays(layout.offsets, layout.keys, lists, type=IDENTITY_MAP, mask=mask)
+        elif values[0].null_count == 0:
+            id_values = values[0]
+        else:                                               # rows without the value: empty, null maps
+            valid = values[0].is_valid()
+            id_values = values[0].filter(valid)
+            total = len(id_values)
+            offsets = pa.concat_arrays([_ZERO_OFFSET, pc.cumulative_sum(valid.cast(pa.int32()))])
+            mask = pc.invert(valid)
+        items = pa.StructArray.from_arrays([id_values, layout.primary.slice(0, total)], fields=list(IDENTITY_ITEM))
+        lists = pa.ListArray.from_arrays(layout.list_offsets.slice(0, total + 1), items, type=pa.list_(IDENTITY_ITEM))
+        return pa.MapArray.from_arrays(offsets, layout.keys.slice(0, total), lists, type=IDENTITY_MAP, mask=mask)
     valid_m = np.stack([np.asarray(v.is_valid().to_numpy(zero_copy_only=False), dtype=bool) for v in values],
                        axis=1)                              # n x k
     counts = valid_m.sum(axis=1)
@@ -250,6 +255,9 @@ def build_identity_map(n: int, identities: list[tuple[IdentitySpec, pa.Array]]) 
                                      type=pa.list_(IDENTITY_ITEM))
     mask = pa.array(counts == 0)
     return pa.MapArray.from_arrays(pa.array(offsets), keys, lists, type=IDENTITY_MAP, mask=mask)
+
+
+_ZERO_OFFSET = pa.array([0], pa.int32())
 
 
 @dataclass(frozen=True)

@@ -539,7 +539,6 @@ class ColumnValidator:
             return
         t = _node_type(node)
         fmt = node.get("format")
-        valid = values.is_valid()
         if t == "string":
             if pa.types.is_string(vt) or pa.types.is_large_string(vt):
                 pass
@@ -547,7 +546,7 @@ class ColumnValidator:
                     pa.types.is_timestamp(vt) or pa.types.is_date(vt))):
                 return
             else:
-                self._report(flat, valid, TYPE, "string")
+                self._report(flat, values.is_valid(), TYPE, "string")
                 return
         elif t == "integer":
             if pa.types.is_integer(vt):
@@ -555,19 +554,19 @@ class ColumnValidator:
             elif pa.types.is_floating(vt) or pa.types.is_decimal(vt):
                 f = pc.cast(values, pa.float64()) if pa.types.is_decimal(vt) else values
                 nonint = pc.or_(pc.invert(pc.is_finite(f)), pc.not_equal(f, pc.floor(f)))
-                self._report(flat, pc.and_(valid, nonint), TYPE, "integer")
+                self._report(flat, pc.and_(values.is_valid(), nonint), TYPE, "integer")
                 values = pc.if_else(nonint, pa.scalar(None, f.type), f)
                 flat = _Flat(flat.path, values, flat.rows, flat.positions)
             else:
-                self._report(flat, valid, TYPE, "integer")
+                self._report(flat, values.is_valid(), TYPE, "integer")
                 return
         elif t == "number":
             if not (pa.types.is_integer(vt) or pa.types.is_floating(vt) or pa.types.is_decimal(vt)):
-                self._report(flat, valid, TYPE, "number")
+                self._report(flat, values.is_valid(), TYPE, "number")
                 return
         elif t == "boolean":
             if not pa.types.is_boolean(vt):
-                self._report(flat, valid, TYPE, "boolean")
+                self._report(flat, values.is_valid(), TYPE, "boolean")
                 return
         self._constraints(flat, node, t)
 
@@ -576,7 +575,6 @@ class ColumnValidator:
         import pyarrow.compute as pc
 
         values = flat.values
-        valid = values.is_valid()
         is_str = pa.types.is_string(values.type) or pa.types.is_large_string(values.type)
         fmt = node.get("format")
         batch = self.checks == BATCH
@@ -584,7 +582,8 @@ class ColumnValidator:
             ok = pc.match_substring_regex(values, FORMAT_RE[fmt])
             if fmt in TYPE_FORMATS:
                 ok = pc.and_(ok, _real_dates(values, pc.fill_null(ok, False)))
-            self._report(flat, pc.and_(valid, pc.invert(pc.fill_null(ok, False))), TYPE if batch else FORMAT, fmt)
+            self._report(flat, pc.and_(values.is_valid(), pc.invert(pc.fill_null(ok, False))),
+                         TYPE if batch else FORMAT, fmt)
         for kw in ("enum", "const"):
             if kw not in node:
                 continue
@@ -597,7 +596,7 @@ class ColumnValidator:
             except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
                 pyvals = values.to_pylist()
                 ok = pa.array([v in allowed for v in pyvals])
-            self._report(flat, pc.and_(valid, pc.invert(ok)), ENUM, allowed if kw == "enum" else node[kw])
+            self._report(flat, pc.and_(values.is_valid(), pc.invert(ok)), ENUM, allowed if kw == "enum" else node[kw])
         if is_str and "pattern" in node and not batch:
             pattern = node["pattern"]
             try:
@@ -605,7 +604,7 @@ class ColumnValidator:
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
                 rx = re.compile(pattern)
                 ok = pa.array([v is None or bool(rx.search(v)) for v in values.to_pylist()])
-            self._report(flat, pc.and_(valid, pc.invert(pc.fill_null(ok, True))), PATTERN, pattern)
+            self._report(flat, pc.and_(values.is_valid(), pc.invert(pc.fill_null(ok, True))), PATTERN, pattern)
         if is_str:
             length = None
             for kw, op in (("minLength", pc.less), ("maxLength", pc.greater)):
