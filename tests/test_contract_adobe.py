@@ -38,6 +38,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 import pytest
+from helpers.access_log import StatusCounter
 import requests
 import schemathesis
 import yaml
@@ -253,18 +254,6 @@ def _skipped_checks(spec: str, method: str, path: str) -> set[str]:
 # ---------------------------------------------------------------------------------------------------------------
 # The server, seeded with real resources
 # ---------------------------------------------------------------------------------------------------------------
-class _StatusCounter(logging.Handler):
-    """Counts the answers AEP Local's access log records (``METHOD path status ms``), by status class."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.INFO)
-        self.counts: collections.Counter[str] = collections.Counter()
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if record.msg == "%s %s %d %.1fms" and len(record.args) == 4:
-            self.counts[f"{record.args[2] // 100}xx"] += 1
-
-
 class Seeded:
     """One AEP Local with a real chain of resources; ``ids[param]`` is a real value for a path parameter and
     ``spares[param]`` one that a DELETE may remove (nothing else refers to it)."""
@@ -393,7 +382,7 @@ class Seeded:
 
 @pytest.fixture(scope="module")
 def contract_server(tmp_path_factory):
-    counter = _StatusCounter()
+    counter = StatusCounter()
     logger = logging.getLogger("aep_magics.local")
     level = logger.level
     logger.addHandler(counter)

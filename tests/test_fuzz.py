@@ -18,13 +18,13 @@ operation of the first and ``FUZZ_CI_STUB_EXAMPLES`` (3) of the second (``AEP_FU
 
 from __future__ import annotations
 
-import collections
 import json
 import logging
 import os
 from pathlib import Path
 
 import pytest
+from helpers.access_log import StatusCounter
 import requests
 import schemathesis
 from hypothesis import HealthCheck, settings
@@ -52,21 +52,9 @@ _fuzz_settings = dict(deadline=None, derandomize=True, database=None,
                       suppress_health_check=list(HealthCheck))
 
 
-class _StatusCounter(logging.Handler):
-    """Counts the answers AEP Local's access log records (``METHOD path status ms``), by status class."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.INFO)
-        self.counts: collections.Counter[str] = collections.Counter()
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if record.msg == "%s %s %d %.1fms" and len(record.args) == 4:
-            self.counts[f"{record.args[2] // 100}xx"] += 1
-
-
 @pytest.fixture(scope="module")
 def fuzz_server(tmp_path_factory):
-    counter = _StatusCounter()
+    counter = StatusCounter()
     logger = logging.getLogger("aep_magics.local")
     level = logger.level
     logger.addHandler(counter)

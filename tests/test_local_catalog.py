@@ -200,7 +200,7 @@ def test_patch_put_delete(raw, J, H, schema_id):
 # -- batches (written through the engine's helpers) ------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def batches(local_server, datasets):
-    from aep_magics.local.services.catalog import record_batch, update_batch
+    from aep_magics.local.batches import record_batch, update_batch
     from aep_magics.local.store import Tenant
 
     platform = local_server.platform

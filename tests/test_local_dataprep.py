@@ -109,7 +109,7 @@ def test_create_legacy_format(raw, J, H, schema_id):
 
 def test_flow_service_can_read_the_stored_document(local_server, raw, J, schema_id):
     """The stored document's top level is the latest version (Flow Service reads version and outputSchema)."""
-    from aep_magics.local.services.dataprep import engine_form, get_mapping_set
+    from aep_magics.local.engine.mapping_sets import engine_form, get_mapping_set
     from aep_magics.local.store import Tenant
 
     ms = post(raw, J, "/mappingSets", current(schema_id)).json()["id"]

@@ -433,7 +433,6 @@ def test_identity_descriptors(raw, H, tutorial):
     assert_xdm_error(send(raw, H, "POST", "/tenant/descriptors",
                           {**desc, "xdm:sourceSchema": "https://ns.adobe.com/aeplocal/schemas/none"}),
                      400, "1010-400")
-    from aep_magics.local.services.schemaregistry import identity_descriptors  # noqa: F401 - helper exists
     r = raw.delete(SR + f"/tenant/descriptors/{d['@id']}", headers=H)
     assert r.status_code == 204
     assert_xdm_error(get(raw, H, f"/tenant/descriptors/{d['@id']}"), 404, "1014-404")

@@ -21,12 +21,11 @@ patch number of ``version``; deleting a dataset deletes its batch records (not t
 from __future__ import annotations
 
 import copy
-import fnmatch
 import re
 from typing import TYPE_CHECKING, Any
 
 from .. import errors
-from ..batches import SUCCESS_STATES, record_batch, update_batch
+from ..batches import SUCCESS_STATES
 from ..batches import batch_dataset as _batch_dataset
 from ..store import Record, Tenant
 from ..jsonpatch import PatchError, apply_patch

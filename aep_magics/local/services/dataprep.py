@@ -30,17 +30,14 @@ import copy
 import datetime as _dt
 import json
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .. import errors
-from ..engine.mapping_sets import STORED_TYPES, engine_form, get_mapping_set
+from ..engine.mapping_sets import get_mapping_set
 from ..engine.mapping_sets import public_form as _public
 from ..engine.mapping_sets import source_type as _source_type
-from ..store import Record, Tenant
+from ..store import Record
 from .base import Call, Reply, Route, Service, ServiceError
-
-if TYPE_CHECKING:
-    from ..platform import Platform
 
 BASE = "/data/foundation/conversion"
 DEFAULT_LIMIT = 10

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote
 
 from .. import errors
-from ..schemas import (RESOURCE_TYPE, SEGMENT_KIND, get_schema, identity_descriptors, resolved_schema,
+from ..schemas import (RESOURCE_TYPE, get_schema, identity_descriptors, resolved_schema,
                        tenant_lookup)
 from ..schemas import invalidate as _bump
 from ..schemas import normal_id as _normal_id
