@@ -392,7 +392,6 @@ class ColumnValidator:
     # -- main ----------------------------------------------------------------------------------------------------------
     def validate(self, columns: Mapping[str, Any], *, num_rows: int | None = None, max_errors: int | None = None):
         import pyarrow as pa
-        import pyarrow.compute as pc
 
         arrays = {self._norm(p): self._array(v) for p, v in columns.items()}
         lengths = {len(a) for a in arrays.values()}
@@ -683,8 +682,6 @@ class ColumnValidator:
 
     def _level_reference(self, members: list[_Flat], level: int):
         """Rows/positions of the items at array ``level`` (from the first member flattened to that level)."""
-        import pyarrow.compute as pc
-
         for f in members:
             if len(f.positions) == level:
                 return f.rows, f.positions
