@@ -48,6 +48,7 @@ from aep_magics.local.ids import DETERMINISTIC_EPOCH_MS
 from aep_magics.local import dev_profile
 from aep_magics.local.platform import DEV_CLIENT_ID, DEV_CLIENT_SECRET, DEV_ORG_ID
 from aep_magics.local.shopify import ShopStore
+from aep_magics.local.shopify.store import DEFAULT_SEED as STORE_SEED
 
 SEED = 4711
 ORDERS_IN_STORE = 5_000
@@ -343,7 +344,7 @@ def check_after_restart(url: str, data_dir: Path, ledger: Ledger, stats: collect
 def durability(tmp_path: Path, kills: int, window: tuple[float, float] = (0.2, 1.2)) -> dict[str, Any]:
     data = tmp_path / "aep"
     start = datetime.fromtimestamp(DETERMINISTIC_EPOCH_MS / 1000 - 86400, tz=timezone.utc)
-    ShopStore(data / "shopify", seed=SEED).generate(ORDERS_IN_STORE, start=start)
+    ShopStore(data / "shopify", seed=STORE_SEED).generate(ORDERS_IN_STORE, start=start)
     rnd = random.Random(SEED)
     ledger = Ledger()
     stats: collections.Counter[str] = collections.Counter()

@@ -34,6 +34,7 @@ from aep_magics.local.engine import datalake, recovery, runner
 from aep_magics.local.ids import DETERMINISTIC_EPOCH_MS
 from aep_magics.local.platform import DEV_CLIENT_ID, DEV_CLIENT_SECRET, DEV_ORG_ID
 from aep_magics.local.shopify import ShopStore
+from aep_magics.local.shopify.store import DEFAULT_SEED as STORE_SEED
 
 SEED = 99
 ORDERS_IN_STORE = 200_000
@@ -88,7 +89,7 @@ def _stop(proc: subprocess.Popen) -> None:
 def test_kill_9_mid_run_then_restart(tmp_path: Path):
     data = tmp_path / "aep"
     start = datetime.fromtimestamp(DETERMINISTIC_EPOCH_MS / 1000, tz=UTC)
-    ShopStore(data / "shopify", seed=SEED).generate(ORDERS_IN_STORE, start=start)
+    ShopStore(data / "shopify", seed=STORE_SEED).generate(ORDERS_IN_STORE, start=start)
     lake = data / "lake"
 
     proc, url = _serve(data)

@@ -270,3 +270,17 @@ def test_default_store_reuses_and_store_command(tmp_path):
     line = out.getvalue()
     assert line.count("\n") == 1 and "Orders=200" in line and "MB on disk" in line
     assert (Path(tmp_path) / "cli" / "shopify" / "manifest.json").exists()
+
+
+def test_default_store_replaces_a_store_whose_history_runs_past_the_clock(tmp_path):
+    """A store generated on the wall clock, opened by a deterministic-mode platform (whose clock starts earlier),
+    is generated again; one a few seconds ahead (a restart) is kept."""
+    from aep_magics.local.shopify.store import default_store, to_epoch
+
+    later = datetime(2026, 12, 1, tzinfo=UTC)
+    early = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    ShopStore(tmp_path / "shopify").generate(300, start=later)
+    store = default_store(tmp_path, orders=200, start=early)
+    assert store.manifest["as_of"] == to_epoch(early)
+    kept = default_store(tmp_path, orders=999, start=datetime(2026, 3, 2, 8, 59, 50, tzinfo=UTC))
+    assert kept.manifest["as_of"] == to_epoch(early) and kept.manifest.get("orders") == store.manifest.get("orders")

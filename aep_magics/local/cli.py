@@ -145,7 +145,8 @@ def _configure_store(parser: argparse.ArgumentParser) -> None:
     add_data_dir(parser)
     parser.add_argument("--orders", type=int, default=None, help="number of orders to generate")
     parser.add_argument("--seed", type=int, default=None,
-                        help="seed of the store (use the --seed you give serve; default: the store's default, 7)")
+                        help="seed of the store's content (default 7, the one AEP Local uses); giving it also "
+                             "ends the store's history where deterministic mode's clock starts (2026-03-02 09:00 UTC)")
 
 
 def _run_store(args: argparse.Namespace) -> int:

@@ -363,6 +363,8 @@ class BatchWriter:
 # -- Parquet encoding ------------------------------------------------------------------------------------------------
 #: A leaf column is dictionary-encoded when its first record batch has at most this share of distinct values.
 DICTIONARY_MAX_DISTINCT = 0.3
+#: Leaves of at least twice this many values are first judged on their first half.
+DICTIONARY_PREFIX_MIN = 1024
 
 
 def _leaves(arr: pa.Array, path: str) -> Iterator[tuple[str, pa.Array]]:
@@ -394,11 +396,17 @@ def dictionary_columns(data: pa.Table | pa.RecordBatch) -> list[str]:
             if n == 0 or pa.types.is_boolean(leaf.type):
                 out.append(path)
                 continue
+            limit = max(1, n * DICTIONARY_MAX_DISTINCT)
             try:
+                # The first half's distinct values are a lower bound of the whole's: past the limit already, the
+                # column is high-cardinality without hashing (and allocating a hash table for) its other half.
+                half = len(leaf) // 2
+                if half >= DICTIONARY_PREFIX_MIN and pc.count_distinct(leaf.slice(0, half)).as_py() > limit:
+                    continue
                 distinct = pc.count_distinct(leaf).as_py()
             except (pa.ArrowNotImplementedError, pa.ArrowInvalid):
                 continue
-            if distinct <= max(1, n * DICTIONARY_MAX_DISTINCT):
+            if distinct <= limit:
                 out.append(path)
     return out
 

@@ -60,6 +60,9 @@ FILE_CHUNKS = 5                     # chunks per file of the initial snapshot (5
 PARALLEL_MIN_ORDERS = 500_000       # generate() uses worker processes from this size on
 COMPRESSION = "zstd"
 FORMAT_VERSION = 2  # 2: shipping address coordinates
+#: default_store() regenerates a store whose history runs further than this past the platform's clock (e.g. one
+#: generated on the wall clock, opened by a deterministic-mode platform that starts on 2026-03-02).
+FUTURE_SLACK_S = 86_400
 STORE_DIRNAME = "shopify"           # default_store(data_dir) keeps the store in data_dir/shopify
 
 ORDERS = "Shopify.Orders"
@@ -675,9 +678,11 @@ _HIGH_CARDINALITY = frozenset({"Name", "Email", "Phone", "Browser_Ip", "Shipping
 def default_store(data_dir: str | os.PathLike, seed: int = DEFAULT_SEED, *, orders: int = DEFAULT_ORDERS,
                   start: Any = DEFAULT_START) -> ShopStore:
     """The store in ``data_dir/shopify``: generated with ``orders`` orders up to ``start`` on first use (or when
-    the seed differs), reused afterwards - including whatever growth earlier advance() calls added."""
+    the seed or format differs, or when its history reaches past ``start``), reused afterwards - including whatever
+    growth earlier advance() calls added."""
     store = ShopStore(Path(data_dir) / STORE_DIRNAME, seed)
-    if not store.generated or store.seed != int(seed) or store.manifest.get("format") != FORMAT_VERSION:
+    if not store.generated or store.seed != int(seed) or store.manifest.get("format") != FORMAT_VERSION \
+            or store.manifest["as_of"] > to_epoch(start) + FUTURE_SLACK_S:  # its history runs past the clock
         store.generate(int(orders), start)
     return store
 
