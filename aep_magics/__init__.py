@@ -18,6 +18,7 @@ __all__ = [
     "AEPClient",
     "AEPSession",
     "Profile",
+    "Run",
     "load_profile",
     "promotion_activity",
     "run_batch_ids",
@@ -29,7 +30,7 @@ __all__ = [
 if TYPE_CHECKING:  # pragma: no cover
     from .api import AEPClient
     from .config import Profile, load_profile
-    from .runs import promotion_activity, run_batch_ids
+    from .runs import Run, promotion_activity, run_batch_ids
     from .http import AEPSession
 
 _LAZY = {
@@ -37,6 +38,7 @@ _LAZY = {
     "AEPSession": ("aep_magics.http", "AEPSession"),
     "Profile": ("aep_magics.config", "Profile"),
     "load_profile": ("aep_magics.config", "load_profile"),
+    "Run": ("aep_magics.runs", "Run"),
     "promotion_activity": ("aep_magics.runs", "promotion_activity"),
     "run_batch_ids": ("aep_magics.runs", "run_batch_ids"),
 }

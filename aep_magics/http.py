@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import json as jsonlib
 import logging
+import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Self
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, quote, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -320,7 +321,18 @@ class AEPSession:
         seen: set[str] = set()
         while True:
             body = self.request("GET", page_path, params=page_params).json() or {}
-            yield from body.get("items", [])
+            if isinstance(body, dict) and "items" not in body and "id" in body:
+                # A list answered with one bare resource: the eCommerce tutorial prints GET /flowSpecs?property=...
+                # so (https://experienceleague.adobe.com/en/docs/experience-platform/sources/api-tutorials/collect/ecommerce),
+                # where flow-service.yaml has {"items": [...]} (https://developer.adobe.com/experience-platform-apis/references/flow-service/).
+                yield body
+                return
+            items = body.get("items", []) if isinstance(body, dict) else None
+            if not isinstance(items, list):
+                raise AEPError(method="GET", path=path,
+                               message=f"unexpected answer to GET {path}: expected {{\"items\": [...]}}, got "
+                               f"{shape(items if isinstance(body, dict) else body)}")
+            yield from items
             href = ((body.get("_links") or {}).get("next") or {}).get("href")
             if not href:
                 return
@@ -338,6 +350,10 @@ class AEPSession:
         query = [(n, v) for n, v in pairs if n not in ("start", "limit")]
         while True:
             page = self.request("GET", path, params=[*query, ("limit", limit), ("start", start)]).json() or {}
+            if not isinstance(page, dict) or not all(isinstance(v, dict) for v in page.values()):
+                raise AEPError(method="GET", path=path,
+                               message=f"unexpected answer to GET {path}: expected Catalog's {{id: object}}, got "
+                               f"{shape(page)}")
             yield from page.items()
             if len(page) < limit:
                 return
@@ -353,7 +369,12 @@ class AEPSession:
         start = None
         while True:
             body = self.request("GET", path, params=query, accept=accept).json() or {}
-            yield from body.get("results", [])
+            results = body.get("results", []) if isinstance(body, dict) else None
+            if not isinstance(results, list):
+                raise AEPError(method="GET", path=path,
+                               message=f"unexpected answer to GET {path}: expected {{\"results\": [...]}}, got "
+                               f"{shape(results if isinstance(body, dict) else body)}")
+            yield from results
             following = (body.get("_page") or {}).get("next")
             if not following:
                 return
@@ -378,6 +399,69 @@ class AEPSession:
     def __repr__(self) -> str:
         p = self.profile
         return f"<AEPSession profile={p.name!r} {p.base_url} org={p.org_id} sandbox={p.sandbox}>"
+
+
+def shape(value: Any) -> str:
+    """A few words saying what a JSON value is, for "expected X, got Y" messages: ``an object with keys a, b``."""
+    if value is None:
+        return "nothing"
+    if isinstance(value, bool):
+        return f"a boolean ({str(value).lower()})"
+    if isinstance(value, dict):
+        keys = list(value)
+        if not keys:
+            return "an empty object"
+        shown = ", ".join(str(k) for k in keys[:5]) + (", …" if len(keys) > 5 else "")
+        return f"an object with keys {shown}"
+    if isinstance(value, list):
+        if not value:
+            return "an empty list"
+        of = {"dict": "object", "str": "string", "int": "number", "float": "number", "list": "array"}
+        kinds = sorted({of.get(type(v).__name__, type(v).__name__) for v in value})
+        plural = "" if len(value) == 1 else "s"
+        return f"a list of {len(value)} " + " and ".join(kind + plural for kind in kinds)
+    if isinstance(value, str):
+        return f"a string ({value[:40]!r})"
+    return f"a {type(value).__name__} ({value!r})"
+
+
+_TEMPLATE = re.compile(r"\{([?&]?)([A-Za-z0-9_.,%]+)\}")
+
+
+def expand_link(href: str, values: Mapping[str, Any]) -> str:
+    """A ``templated: true`` link expanded per RFC 6570 (simple ``{var}`` and form-style ``{?a,b}``/``{&a,b}``).
+
+    A variable ``values`` has no value for is dropped: a ``name={var}`` query parameter goes altogether (RFC 6570
+    expands an undefined variable to nothing, and an empty ``limit=`` would be a different request).
+    """
+    split = re.search(r"\?(?![^{]*\})", href)  # the first "?" outside a {...} expression
+    base, sep, query = (href[: split.start()], "?", href[split.end():]) if split else (href, "", "")
+
+    def simple(match: re.Match[str]) -> str:
+        operator, names = match.group(1), match.group(2).split(",")
+        pairs = [(n, values[n]) for n in names if values.get(n) is not None]
+        if operator:  # {?a,b} / {&a,b}: form-style query expansion
+            if not pairs:
+                return ""
+            text = "&".join(f"{quote(n)}={quote(str(v), safe='')}" for n, v in pairs)
+            return ("?" if operator == "?" else "&") + text
+        return ",".join(quote(str(v), safe="") for _, v in pairs)
+
+    kept = []
+    for part in re.split(r"&(?![^{]*\})", query) if sep else []:
+        if not part:
+            continue
+        found = _TEMPLATE.search(part)
+        if found and not found.group(1):
+            names = found.group(2).split(",")
+            if not all(values.get(n) is not None for n in names):
+                continue
+        kept.append(_TEMPLATE.sub(simple, part))
+    head = _TEMPLATE.sub(simple, base)
+    if "?" in head:  # a {?a,b} in the path part became the start of the query
+        head, _, first = head.partition("?")
+        kept.insert(0, first)
+    return head + ("?" + "&".join(kept) if kept else "")
 
 
 def _q(text: str) -> str:

@@ -1,7 +1,9 @@
 """Reading run objects (Flow Service ``GET /runs``): their activities and the Catalog batches they wrote.
 
-Plain functions over the JSON, in either shape Adobe documents. Public as ``aep_magics.run_batch_ids`` and
-``aep_magics.promotion_activity`` (also in :mod:`aep_magics.api.flowservice`).
+Plain functions over the JSON, in either shape Adobe documents, and :class:`Run`, the run object the kit hands back
+(``%aep_runs -o runs``: ``runs[0].batch_ids``; ``client.flow.list_runs(...)``, ``client.flow.get_run(...)``). Public as
+``aep_magics.Run``, ``aep_magics.run_batch_ids`` and ``aep_magics.promotion_activity`` (also in
+:mod:`aep_magics.api.flowservice`).
 """
 
 from __future__ import annotations
@@ -63,3 +65,55 @@ def run_batch_ids(run: Body) -> list[str]:
                 if found:
                     ids.append(found.group(1))
     return list(dict.fromkeys(ids))
+
+
+class Run(dict):
+    """A Flow Service run (https://experienceleague.adobe.com/en/docs/experience-platform/dataflows/api/monitor): the
+    run's JSON as a dict, unchanged, plus accessors that read every documented shape of it.
+
+    ``run.batch_ids``: the Catalog batches it wrote (``[]`` before its promotion activity); ``run.promotion``: its
+    promotion activity (None before it); ``run.activities``; ``run.id``; ``run.status``. Example::
+
+        %aep_runs {{flow.id}} --wait -o runs
+        runs[0].batch_ids            # ['01H…']
+        runs[-1].promotion["statusSummary"]
+    """
+
+    __slots__ = ()
+
+    @property
+    def id(self) -> str | None:
+        """The run id."""
+        value = self.get("id")
+        return None if value is None else str(value)
+
+    @property
+    def status(self) -> str:
+        """``metrics.statusSummary.status`` (``success``, ``failed``, ``inProgress`` …), else ``state`` or ``status``."""
+        metrics = self.get("metrics")
+        summary = metrics.get("statusSummary") if isinstance(metrics, dict) else None
+        status = summary.get("status") if isinstance(summary, dict) else None
+        return str(status or self.get("state") or self.get("status") or "unknown")
+
+    @property
+    def activities(self) -> list[Body]:
+        """The run's activities (``activities``, or the spec's ``activites``)."""
+        return run_activities(self)
+
+    @property
+    def promotion(self) -> Body | None:
+        """The promotion activity (the one that writes the Catalog batch), in either documented shape; None when the
+        run has not reached it."""
+        return promotion_activity(self)
+
+    @property
+    def batch_ids(self) -> list[str]:
+        """The Catalog batch ids the run wrote (see :func:`run_batch_ids`); ``[]`` when it wrote none."""
+        return run_batch_ids(self)
+
+
+def as_run(value: Any) -> Any:
+    """``value`` as a :class:`Run` when it is a run's JSON object (a dict); anything else unchanged."""
+    if isinstance(value, Run) or not isinstance(value, dict):
+        return value
+    return Run(value)

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..errors import AEPError
+from ..http import shape
 from ._base import Service, joined, seg
 
 Body = dict[str, Any]
@@ -17,7 +18,12 @@ class Catalog(Service):
     def _one(self, kind: str, id: str, properties: str | Sequence[str] | None = None) -> Body:
         """Catalog answers ``{id: object}``: return the object."""
         body = self._call("GET", f"/{kind}/{seg(id)}", params={"properties": joined(properties)}) or {}
-        return body.get(id) or next(iter(body.values()), {})
+        found: Any = body.get(id) or next(iter(body.values()), {}) if isinstance(body, dict) else None
+        if not isinstance(found, dict):
+            raise AEPError(method="GET", path=f"{self.BASE}/{kind}/{id}",
+                           message=f"unexpected answer to GET {self.BASE}/{kind}/{id}: expected Catalog's "
+                           f"{{id: object}}, got {shape(body)}")
+        return found
 
     def _list(
         self, kind: str, properties: str | Sequence[str] | None, limit: int, params: dict[str, Any]

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..errors import AEPError
+from ..http import shape
 from ._base import Service, seg
 
 Body = dict[str, Any]
+
+#: The Data Access guide and API reference, where their shapes differ.
+DOCS_URL = "https://experienceleague.adobe.com/en/docs/experience-platform/data-access/api"
+SPEC_URL = "https://developer.adobe.com/experience-platform-apis/references/data-access/"
 
 
 class DataAccess(Service):
@@ -17,7 +23,12 @@ class DataAccess(Service):
         found: list[Body] = []
         while True:
             params = {"limit": limit, "start": len(found)}
-            page = (self._call("GET", f"/batches/{seg(batch_id)}/files", params=params) or {}).get("data") or []
+            body = self._call("GET", f"/batches/{seg(batch_id)}/files", params=params)
+            page = body.get("data", []) if isinstance(body, dict) else None
+            if not isinstance(page, list) or not all(isinstance(item, dict) for item in page):
+                raise AEPError(method="GET", path=f"{self.BASE}/batches/{batch_id}/files",
+                               message=f"unexpected answer to GET {self.BASE}/batches/{batch_id}/files: expected "
+                               f"{{\"data\": [dataset files]}}, got {shape(page if isinstance(body, dict) else body)}")
             found.extend(page)
             if len(page) < limit:
                 return found
@@ -25,6 +36,24 @@ class DataAccess(Service):
     def get_file(self, file_id: str) -> Body:
         """The listing of a dataset file: ``{"data": [{"name", "length", "_links"}, ...]}``."""
         return self._call("GET", f"/files/{seg(file_id)}")
+
+    def file_parts(self, file_id: str) -> list[Body]:
+        """The physical files of a dataset file, each with its ``name`` (what :meth:`download` takes as ``path``).
+
+        The docs answer ``GET /files/{id}`` with ``{"data": [{"name", "length", "_links"}, ...]}`` (DOCS_URL);
+        data-access.yaml documents it as ``metadata``, ``{"path": "F1.json"}`` (SPEC_URL), read here as one part of
+        that name. Anything else raises :class:`AEPError` naming what came back.
+        """
+        body = self.get_file(file_id)
+        where = f"{self.BASE}/files/{file_id}"
+        if isinstance(body, dict) and "data" not in body and isinstance(body.get("path"), str) and body["path"]:
+            return [{"name": body["path"]}]
+        parts = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(parts, list) or not all(isinstance(p, dict) and p.get("name") for p in parts):
+            raise AEPError(method="GET", path=where,
+                           message=f"unexpected answer to GET {where}: expected {{\"data\": [{{\"name\", ...}}]}} "
+                           f"or {{\"path\"}}, got {shape(parts if isinstance(body, dict) and 'data' in body else body)}")
+        return parts
 
     def download(self, file_id: str, path: str) -> bytes:
         """The bytes of one physical file (``path`` = a ``name`` from :meth:`get_file`)."""

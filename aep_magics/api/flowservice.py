@@ -7,14 +7,15 @@ import base64
 import json as jsonlib
 from typing import Any
 
-from ..errors import NotFoundError
-from ..runs import promotion_activity, run_activities, run_batch_ids  # reading run objects, re-exported here
+from ..errors import AEPError, NotFoundError
+from ..http import shape
+from ..runs import Run, as_run, promotion_activity, run_activities, run_batch_ids  # reading run objects, re-exported here
 from ._base import Filter, Service, property_list, seg
 
 Body = dict[str, Any]
 PatchOps = list[dict[str, Any]]
 
-__all__ = ["FlowService", "promotion_activity", "run_activities", "run_batch_ids"]
+__all__ = ["FlowService", "Run", "promotion_activity", "run_activities", "run_batch_ids"]
 
 
 class FlowService(Service):
@@ -30,6 +31,10 @@ class FlowService(Service):
         """GET by id answers ``{"items": [resource]}``: return the resource."""
         body = self._call("GET", f"/{kind}/{seg(id)}")
         items = body.get("items") if isinstance(body, dict) and "items" in body else [body]
+        if not isinstance(items, list) or (items and not isinstance(items[0], dict)):
+            raise AEPError(method="GET", path=f"{self.BASE}/{kind}/{id}",
+                           message=f"unexpected answer to GET {self.BASE}/{kind}/{id}: expected {{\"items\": "
+                           f"[resource]}} or the resource, got {shape(body)}")
         if not items:
             raise NotFoundError(
                 status=404,
@@ -41,12 +46,19 @@ class FlowService(Service):
         return items[0]
 
     def _by_name(self, kind: str, name: str) -> Body:
-        found = self._list(kind, property=f'name=="{name}"')
+        """The one ``kind`` named ``name``, compared here too: a service that ignores the filter (or answers
+        something else) cannot hand back another resource."""
+        answered = self._list(kind, property=f'name=="{name}"')
+        found = [item for item in answered if isinstance(item, dict) and item.get("name") == name]
         if not found:
+            others = sorted({str(item.get("name")) for item in answered if isinstance(item, dict)})
+            also = (f"; the platform answered {len(answered)} other{'s' if len(answered) != 1 else ''}"
+                    + (f": {', '.join(others[:5])}{', …' if len(others) > 5 else ''}" if others else "")
+                    if answered else "")
             raise NotFoundError(
                 status=404,
                 title="Resource not found",
-                detail=f"no {kind} named {name!r}",
+                detail=f"no {kind} named {name!r}{also}",
                 method="GET",
                 path=f"{self.BASE}/{kind}",
             )
@@ -185,12 +197,14 @@ class FlowService(Service):
 
     # -- runs ------------------------------------------------------------------------------------------------
 
-    def list_runs(self, flow_id: str | None = None, property: Filter = None, orderby: str | None = None) -> list[Body]:
+    def list_runs(self, flow_id: str | None = None, property: Filter = None, orderby: str | None = None) -> list[Run]:
+        """The runs (of one flow), each a :class:`~aep_magics.runs.Run`: its JSON, plus ``.batch_ids``, ``.promotion``."""
         expressions = ([f"flowId=={flow_id}"] if flow_id else []) + property_list(property)
-        return self._list("runs", expressions, orderby)
+        return [as_run(run) for run in self._list("runs", expressions, orderby)]
 
-    def get_run(self, run_id: str) -> Body:
-        return self._get("runs", run_id)
+    def get_run(self, run_id: str) -> Run:
+        """One run, as a :class:`~aep_magics.runs.Run` (``.batch_ids``, ``.promotion``)."""
+        return as_run(self._get("runs", run_id))
 
     def create_run(self, body: Body) -> Body:
         return self._create("runs", body)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
+from ..errors import AEPError
+from ..http import expand_link, shape
 from ._base import Service, seg
 
 Body = dict[str, Any]
@@ -13,16 +16,42 @@ class Sandboxes(Service):
     BASE = "/data/foundation/sandbox-management"
 
     def list(self) -> list[Body]:
-        """Every sandbox of the org, following ``_links.next.href`` when the answer is paged."""
+        """Every sandbox of the org, following ``_links.next`` until a page has none (or has no sandboxes).
+
+        The docs' next link is a URI template (https://experienceleague.adobe.com/en/docs/experience-platform/sandbox/api/sandboxes):
+        ``{"href": "https://platform.adobe.io:443/.../sandboxes/?limit={limit}&offset={offset}", "templated": true}``.
+        A templated link is expanded (RFC 6570) with the page size and the offset of the next page; a variable the
+        kit has no value for is dropped. Only the link's path and query are used: the call goes to the profile's base
+        URL, like every other.
+        """
         found: list[Body] = []
-        path: str | None = f"{self.BASE}/sandboxes"
+        first = f"{self.BASE}/sandboxes"
+        path: str | None = first
+        seen: set[str] = {first}
         while path:
             body = self.session.request("GET", path).json() or {}
-            found.extend(body.get("sandboxes") or [])
-            href = ((body.get("_links") or {}).get("next") or {}).get("href")
-            if href and not href.startswith(("http://", "https://", "/data/")):
+            page = body.get("sandboxes", []) if isinstance(body, dict) else None
+            if not isinstance(page, list):
+                raise AEPError(method="GET", path=first,
+                               message=f"unexpected answer to GET {path}: expected {{\"sandboxes\": [...]}}, got "
+                               f"{shape(page if isinstance(body, dict) else body)}")
+            found.extend(page)
+            link = (body.get("_links") or {}).get("next") if isinstance(body.get("_links"), dict) else None
+            href = link.get("href") if isinstance(link, dict) else None
+            if not href or not page:
+                return found
+            if isinstance(link, dict) and link.get("templated") is True:
+                limit = (body.get("_page") or {}).get("limit") if isinstance(body.get("_page"), dict) else None
+                href = expand_link(href, {"limit": limit or len(page), "offset": len(found)})
+            parts = urlsplit(href)
+            href = parts.path + (f"?{parts.query}" if parts.query else "")
+            if not href.startswith("/data/"):
                 href = self.BASE + ("" if href.startswith("/") else "/") + href
-            path = href if href != path else None
+            if href in seen:
+                raise AEPError(method="GET", path=first,
+                               message=f"the next-page link repeats itself ({href}) for GET {first}")
+            seen.add(href)
+            path = href
         return found
 
     def get(self, name: str) -> Body:

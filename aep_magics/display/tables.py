@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from ..runs import run_activities, run_batch_ids
+from ..runs import as_run, run_activities, run_batch_ids
 from .results import (
     Renderable,
     Request,
@@ -335,9 +335,15 @@ def run_row(run: dict[str, Any]) -> dict[str, Any]:
 
 
 class RunsResult(ListResult):
-    """The runs of a flow: status, records in/out/failed, duration, errors, and a small chart of records per run."""
+    """The runs of a flow: status, records in/out/failed, duration, errors, and a small chart of records per run.
+
+    Each item is a :class:`~aep_magics.runs.Run` (the run's JSON, plus ``.batch_ids`` and ``.promotion``): with
+    ``%aep_runs -o runs``, ``runs[0].batch_ids`` are the Catalog batches of the oldest run, ``runs[-1]`` the newest.
+    ``.batch_ids`` here: every batch the runs wrote, oldest run first.
+    """
 
     def __init__(self, flow_id: str, runs: Sequence[dict[str, Any]], **kw: Any):
+        runs = [as_run(r) for r in runs]
         ordered = sorted(runs, key=lambda r: (_int(get_path(r, "metrics.durationSummary.startedAtUTC")) or 0,
                                               r.get("createdAt") or 0, str(r.get("id"))))
         kw.setdefault("title", f"Runs of flow {flow_id}")
@@ -350,6 +356,11 @@ class RunsResult(ListResult):
     @property
     def finished(self) -> bool:
         return bool(self.items) and all(run_finished(r) for r in self.items)
+
+    @property
+    def batch_ids(self) -> list[str]:
+        """Every Catalog batch these runs wrote, oldest run first (each run's own: ``runs[i].batch_ids``)."""
+        return list(dict.fromkeys(b for run in self.items for b in run_batch_ids(run)))
 
     def counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}

@@ -17,6 +17,7 @@ A body whose first character is ``{`` or ``[`` is JSON (strict: a trailing comma
 from __future__ import annotations
 
 import json
+import keyword
 import re
 import secrets
 from collections.abc import Callable, Mapping
@@ -138,23 +139,64 @@ def interpolate_text(
 
 #: ``{{ref}}`` (kept for :func:`interpolate_text`) or ``{expr}`` (an IPython-style expansion).
 _BRACES = re.compile(r"\{\{.*?\}\}|\{([^{}]+)\}")
+#: ``{expr}`` that is a plain reference (``flow.id``, ``runs[0].id``, ``cfg["table"]``): it must resolve.
+_REFERENCE = re.compile(r"\s*(" + _NAME + _STEP + r"*)\s*")
 
 
-def expand_braces(text: str, namespace: Mapping[str, Any]) -> str:
-    """A magic argument with ``{{ref}}`` filled in as :func:`interpolate_text` does, and ``{expr}`` evaluated in the
-    notebook's namespace as IPython expands line magics (an expression that fails is left as written, as IPython
-    leaves it). One pass: a value is never expanded again."""
+def expand_braces(text: str, namespace: Mapping[str, Any], quote: Callable[[str], str] | None = None) -> str:
+    """A magic's argument with ``{{ref}}`` filled in as :func:`interpolate_text` does, and ``{expr}`` evaluated in the
+    notebook's namespace as IPython expands line magics (``%aep_runs {flow.id}``). One pass: a value is never
+    expanded again; ``quote`` escapes each value (a URL path segment).
+
+    ``{name.attr}``, ``{name[0]}``, ``{name["key"]}`` are references: resolved like ``{{ }}`` (attributes fall back to
+    keys, a result stands for its id) and an unknown name is an error that names it, never a call with ``{flow.id}``
+    in a URL. Any other expression is evaluated; one that fails, or gives a dict or a set, is left as written (as
+    IPython leaves it), and so is JSON (``{"a": 1}``)."""
+
+    def value_text(value: Any, expr: str, reference: bool) -> str:
+        """A reference reads as in ``{{ }}`` (text as is, other data as JSON); an expression as IPython shows it."""
+        value = _unwrap(value)
+        text = None
+        if reference:
+            try:
+                text = as_text(value, expr)
+            except InputError:  # an object with no JSON form: its str(), as IPython shows it
+                pass
+        text = str(value) if text is None else text
+        return quote(text) if quote else text
+
     def sub(match: re.Match[str]) -> str:
         if match.group(1) is None:
-            return interpolate_text(match.group(0), namespace)
+            return interpolate_text(match.group(0), namespace, quote)
+        expr = match.group(1)
+        reference = _REFERENCE.fullmatch(expr)
+        head = re.match(_NAME, reference.group(1)) if reference is not None else None
+        if reference is not None and head is not None and not keyword.iskeyword(head.group(0)):
+            try:
+                return value_text(resolve(reference.group(1), namespace), reference.group(1), True)
+            except InputError as exc:  # "{flow.id}: there is no variable named 'flow' in the notebook"
+                raise InputError(f"{{{reference.group(1)}}}: {str(exc).split(': ', 1)[-1]}") from None
+        if _is_json(match.group(0)):
+            return match.group(0)
         try:
-            return str(eval(match.group(1), {}, dict(namespace)))  # noqa: S307 - the notebook's own code, as IPython
+            value = eval(expr, {}, dict(namespace))  # noqa: S307 - the notebook's own code, as IPython runs it
         except Exception:
             return match.group(0)
+        if isinstance(value, (dict, set, frozenset)):
+            return match.group(0)
+        return value_text(value, expr, False)
 
     if _unclosed(text, list(PLACEHOLDER.finditer(text))) is not None:
         return interpolate_text(text, namespace)  # its error names the reference
     return _BRACES.sub(sub, text)
+
+
+def _is_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _unclosed(text: str, matches: list[re.Match[str]]) -> re.Match[str] | None:

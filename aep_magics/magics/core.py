@@ -4,7 +4,8 @@ body, call an ``ops`` function, hand back its result object. Nothing else happen
 Every magic that calls the platform takes ``-o NAME`` (store the result in the notebook; it is still displayed
 unless ``-q``), ``--dry-run`` (show the request; nothing is sent, no token is fetched) and ``--curl`` (show the
 equivalent cURL commands beside the result); the create magics take ``--if-exists reuse|fail``. ``{{name}}``,
-``{{name.attr}}`` and ``{{name["key"]}}`` in the line or the body refer to notebook variables.
+``{{name.attr}}`` and ``{{name["key"]}}`` in the line or the body refer to notebook variables; in the line,
+``{expr}`` is a Python value too, as in IPython's own line magics (``%aep_runs {flow.id}``).
 
 Settings: ``%config AEPMagics.timeout = 120`` (also ``connect_timeout``, ``display_limit``, ``widgets``,
 ``wait_poll_interval``, ``wait_timeout``).
@@ -158,12 +159,13 @@ class AEPMagics(Magics, Configurable):
 
     # -- plumbing shared by every magic ---------------------------------------------------------------------------
 
-    def _args(self, magic: Any, line: str, *, interpolate: bool = True, braces: bool = False) -> Any:
-        """Parse ``line`` with the magic's own parser, ``{{refs}}`` filled in; errors carry the usage line.
+    def _args(self, magic: Any, line: str, *, interpolate: bool = True) -> Any:
+        """Parse ``line`` with the magic's own parser, ``{{refs}}`` and ``{expr}`` filled in; errors carry the usage.
 
-        ``braces``: ``{expr}`` in a token is also a Python expression, as IPython expands it in line magics (but per
-        token, after splitting, so a value with spaces or quotes stays one argument)."""
-        from .body import expand_braces, interpolate_text
+        ``{expr}`` is a Python expression, as IPython expands it in line magics (``%aep_runs {flow.id}``), but per
+        token, after splitting, so a value with spaces or quotes stays one argument; ``{{ref}}`` works as ever (see
+        :func:`~aep_magics.magics.body.expand_braces`). ``interpolate=False``: the magic fills in its own."""
+        from .body import expand_braces
 
         parser = magic.parser
         usage = _usage(parser)  # "%aep_runs [--wait] ... [flow_id]"
@@ -172,10 +174,8 @@ class AEPMagics(Magics, Configurable):
             tokens = shlex.split(line, comments=False)
         except ValueError as exc:
             raise InputError(f"{label}: {exc}; usage: {usage}") from None
-        if braces:
+        if interpolate:
             tokens = [expand_braces(token, self._ns) for token in tokens]
-        elif interpolate:
-            tokens = [interpolate_text(token, self._ns) for token in tokens]
         try:
             args = parser.parse_args(tokens)
         except UsageError as exc:
@@ -296,6 +296,42 @@ class AEPMagics(Magics, Configurable):
         state.current.switch_sandbox(args.name)
         args.curl = False
         return self._finish(args, state.current.card(), calls=found.calls)
+
+    @no_var_expand
+    @magic_arguments(name="aep_doctor")
+    @argument("--config", metavar="PATH", help="JSON credentials file to check (default: the session's, else the "
+              "AEP_* variables, else AEP_CONFIG)")
+    @argument("--sandbox", metavar="NAME", help="sandbox to check (default: the profile's, else prod)")
+    @argument("-o", "--output", metavar="NAME", help="store the report in the notebook variable NAME (.ok, .checks)")
+    @argument("-q", "--quiet", action="store_true", help="show nothing")
+    @line_magic
+    @_guard
+    def aep_doctor(self, line: str = "") -> Any:
+        """Check the setup before the tutorial, read-only: credentials, token and its expiry, org and sandbox, and
+        the permissions each service of the flow needs (Flow Service specs, Schema Registry, Catalog, Data Prep).
+
+        Each line is ok (with the tenant id, sandbox, expiry …) or the one thing to fix: a 403 names the missing
+        permission of that service, a 401 the credential. Nothing is created; no secret is shown. It checks the
+        signed-in session (``--sandbox``: in another sandbox); before ``%aep_auth``, or with ``--config``, the
+        credentials as ``%aep_auth`` finds them (options, then AEP_* variables, then the config file). The shell
+        has the same check: ``aep-magics doctor``.
+        Example: ``%aep_doctor``; ``%aep_doctor --config ~/aep.json --sandbox dev -o report``
+        """
+        from ..doctor import check
+
+        args = self._args(self.aep_doctor, line)
+        session = state.current.session
+        if args.config or session is None:
+            report = check(config=args.config, sandbox=args.sandbox, timeout=state.current.timeout)
+        elif args.sandbox:
+            other = session.with_sandbox(args.sandbox)
+            try:
+                report = check(other)
+            finally:
+                other.close()
+        else:
+            report = check(session)
+        return self._finish(args, report)
 
     # -- exploring ----------------------------------------------------------------------------------------------------
 
@@ -446,7 +482,8 @@ class AEPMagics(Magics, Configurable):
     @_guard
     def aep_flow(self, line: str, cell: str) -> Any:
         """Create a dataflow (``POST /flowservice/flows``). ``scheduleParams`` are first checked against the flow
-        spec's schedule schema, so a bad schedule creates nothing.
+        spec's schedule schema, so a bad schedule creates nothing. On AEP Local, a ``startTime`` more than an hour
+        ahead of its clock gets a note: how to move the clock (``%aep_clock``), or which start time to use.
 
         Example: ``%%aep_flow -o flow`` then ``{"name": "...", "flowSpec": {"id": "{{spec.id}}", ...}, ...}``
         """
@@ -473,7 +510,10 @@ class AEPMagics(Magics, Configurable):
     def aep_runs(self, line: str = "") -> Any:
         """The runs of a flow: status, records in/out/failed, duration, errors, and a chart of records per run.
 
-        ``--last N`` keeps the N most recent runs only; ``-o NAME`` stores them (``.finished``, ``.to_dataframe()``).
+        ``--last N`` keeps the N most recent runs only; ``-o NAME`` stores them (``.finished``, ``.to_dataframe()``),
+        oldest first, each a run object: its JSON plus ``.batch_ids`` and ``.promotion`` (``runs[-1].batch_ids``).
+        On AEP Local, ``--wait`` on a flow with no run yet whose start time AEP Local's clock will not reach (with
+        ``--seed`` it moves only when told) says so at once, and how to move the clock.
         Example: ``%aep_runs {{flow.id}} --wait --timeout 120``; ``%aep_runs {{flow.id}} --last 8 --title "Scheduled runs"``
         """
         from ..display.widgets import Progress
@@ -500,6 +540,7 @@ class AEPMagics(Magics, Configurable):
     @no_var_expand
     @magic_arguments(name="aep_read")
     @argument("dataset_id", nargs="?", help="dataset id (default: the last dataset created here)")
+    @argument("--run", metavar="RUN_ID", help="instead of a dataset: only the batches this flow run wrote")
     @argument("--nested", action="store_true", help="keep XDM objects nested instead of flattened paths")
     @argument("--limit", type=int, metavar="N", help="at most N rows")
     @_common()
@@ -508,14 +549,17 @@ class AEPMagics(Magics, Configurable):
     def aep_read(self, line: str = "") -> Any:
         """The rows ingested into a dataset, as a pandas DataFrame (Data Access API: batches → files → Parquet).
 
-        Example: ``%aep_read {{dataset.id}} --limit 100``
+        ``--run RUN_ID`` reads only the batches one flow run wrote (the run's ``.batch_ids``).
+        Example: ``%aep_read {{dataset.id}} --limit 100``; ``%aep_read --run {{runs[-1].id}}``
         """
         from . import ops
 
         args = self._args(self.aep_read, line)
-        dataset_id = state.current.default_id("dataset", args.dataset_id, "dataset")
-        frame, calls = ops.read_dataset(self._client(), dataset_id, nested=args.nested, limit=args.limit,
-                                        dry_run=args.dry_run, with_calls=True)
+        if args.run is not None and args.dataset_id is not None:
+            raise InputError(f"%aep_read: give a dataset id or --run, not both; usage: {_usage(self.aep_read.parser)}")
+        dataset_id = None if args.run is not None else state.current.default_id("dataset", args.dataset_id, "dataset")
+        frame, calls = ops.read_dataset(self._client(), dataset_id, run=args.run, nested=args.nested,
+                                        limit=args.limit, dry_run=args.dry_run, with_calls=True)
         return self._finish(args, frame, calls=calls)
 
     @no_var_expand
@@ -553,7 +597,7 @@ class AEPMagics(Magics, Configurable):
         """
         from . import ops
 
-        args = self._args(self.aep_delete, line, braces=True)
+        args = self._args(self.aep_delete, line)
         if (args.id is None) == (args.name is None):
             usage = _usage(self.aep_delete.parser)
             problem = ("give an id or --name NAME, not both" if args.id is not None
@@ -599,16 +643,18 @@ class AEPMagics(Magics, Configurable):
 
         Example: ``%aep GET /data/foundation/flowservice/connectionSpecs``
         """
+        from urllib.parse import quote
+
         from . import ops
-        from .body import interpolate_text
+        from .body import expand_braces
 
         args = self._args(self.aep, line, interpolate=False)
         if args.output:
-            args.output = interpolate_text(args.output, self._ns)
-        path = ops.interpolate_path(args.path, self._ns)
+            args.output = expand_braces(args.output, self._ns)
+        path = expand_braces(args.path, self._ns, quote=lambda text: quote(text, safe=""))
         headers = {}
         for header in args.header:
-            name, sep, value = interpolate_text(header, self._ns).partition(":")
+            name, sep, value = expand_braces(header, self._ns).partition(":")
             if not sep or not name.strip():
                 raise InputError(f"-H {header!r}: write headers as 'Name: value'")
             headers[name.strip()] = value.strip()

@@ -47,6 +47,7 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
 from ..api import AEPClient
+from ..api.dataprep import cannot_delete
 from ..display import (
     DryRun,
     Lineage,
@@ -58,9 +59,10 @@ from ..display import (
     mask_secrets,
 )
 from ..display.tables import run_finished
-from ..errors import (AEPKitError, BadRequestError, InputError, NotFoundError, RateLimitedError, ServerError,
+from ..errors import (AEPError, AEPKitError, BadRequestError, InputError, NotFoundError, RateLimitedError, ServerError,
                       TransportError)
 from ..http import AEPSession, PreparedCall, Response
+from ..http import shape as _shape
 
 IF_EXISTS = ("fail", "reuse")
 DRY_RUN_NOTE = "Lookups and checks that need the platform were skipped."
@@ -68,6 +70,11 @@ DRY_RUN_NOTE = "Lookups and checks that need the platform were skipped."
 
 class WaitTimeoutError(AEPKitError):
     """Waiting for flow runs took longer than allowed."""
+
+
+class FlowNotDueError(WaitTimeoutError):
+    """AEP Local: a flow has no run yet, and its start time is ahead of AEP Local's clock, which will not reach it
+    while waiting (raised at once, not after the timeout)."""
 
 
 class _DryRunStop(Exception):
@@ -435,7 +442,12 @@ def create_flow(
         if validate:
             validate_schedule(api, body)
 
-    return _create(client, "flow", body, if_exists=if_exists, dry_run=dry_run, before=check)
+    result = _create(client, "flow", body, if_exists=if_exists, dry_run=dry_run, before=check)
+    if not dry_run and isinstance(result, Result) and not isinstance(result, DryRun):
+        hint = clock_hint(client, body, far=FAR_AHEAD)
+        if hint:
+            result.note = f"{result.note}; {hint}" if result.note else hint
+    return result
 
 
 def validate_schedule(client: AEPClient, body: dict[str, Any]) -> None:
@@ -611,8 +623,8 @@ def source_rows(client: AEPClient, source_id: str) -> list[dict[str, Any]]:
     table = (source.get("params") or {}).get("tableName")
     if not base_id or not table:
         raise InputError(f"source connection {source_id} has no baseConnectionId/params.tableName to preview")
-    answer = client.flow.explore(base_id, "table", object=table, preview=True)
-    return list((answer or {}).get("data") or [])
+    answer = explore_table(client.flow.explore(base_id, "table", object=table, preview=True), base_id, table)
+    return list(answer.get("data") or [])
 
 
 def rows_from(value: Any, name: str) -> list[dict[str, Any]]:
@@ -667,11 +679,11 @@ def explore(
     api, recorder = _recording(client, dry_run)
     try:
         if not table:
-            answer = api.flow.explore(connection_id, "root")
-            items = answer if isinstance(answer, list) else (answer or {}).get("items") or []
+            items = explore_listing(api.flow.explore(connection_id, "root"), connection_id)
             return ListResult("tables", items, calls=recorder.requests(), status=_status(recorder),
                               title=f"Tables of connection {connection_id}")
-        answer = api.flow.explore(connection_id, "table", object=table, preview=preview) or {}
+        answer = explore_table(api.flow.explore(connection_id, "table", object=table, preview=preview),
+                               connection_id, table)
     except _DryRunStop:
         return _dry(recorder)
     columns = ((answer.get("schema") or {}).get("columns")) or []
@@ -686,6 +698,39 @@ def explore(
         names.extend(k for k in row if k not in names)
     return ListResult("rows", data, columns=names or None, body=answer, calls=recorder.requests(),
                       status=_status(recorder), title=f"Preview of {table}")
+
+
+# Explore answers. The tutorial gives the root listing as an array of {type, name, path, canPreview, canFetchSchema}
+# and a table's columns (and preview rows) as an object {format, schema: {columns}, data}
+# (https://experienceleague.adobe.com/en/docs/experience-platform/sources/api-tutorials/explore/ecommerce);
+# flow-service.yaml documents every explore answer as ExploreConnectionResponse, the array
+# (https://developer.adobe.com/experience-platform-apis/references/flow-service/). The kit follows the tutorial: a
+# table answered with the array has no columns to show, and says so.
+_EXPLORE = "/data/foundation/flowservice/connections/{}/explore"
+
+
+def explore_listing(answer: Any, connection_id: str) -> list[dict[str, Any]]:
+    """The entries (tables, folders) of an explore listing: the array, or ``{"items": [...]}``."""
+    items = answer.get("items") if isinstance(answer, dict) else answer
+    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+        raise AEPError(message=f"unexpected answer to GET {_EXPLORE.format(connection_id)}?objectType=root: expected "
+                       f"a list of tables ({{type, name, path}} each), got {_shape(answer)}")
+    return items
+
+
+def explore_table(answer: Any, connection_id: str, table: str) -> dict[str, Any]:
+    """A table's explore answer, ``{format, schema: {columns: [...]}, data: [...]}``, checked."""
+    where = f"GET {_EXPLORE.format(connection_id)}?objectType=table&object={table}"
+    if isinstance(answer, list):
+        raise AEPError(message=f"{where} answered {_shape(answer)} (the listing shape of flow-service.yaml), not the "
+                       f"table object {{format, schema: {{columns}}}} of the explore tutorial: no columns of {table} "
+                       "to show")
+    schema = answer.get("schema") if isinstance(answer, dict) else None
+    columns = schema.get("columns") if isinstance(schema, dict) else None
+    if not isinstance(columns, list) or not isinstance(answer.get("data", []), list):
+        raise AEPError(message=f"unexpected answer to {where}: expected {{format, schema: {{columns: [...]}}, "
+                       f"data}}, got {_shape(answer)}")
+    return answer
 
 
 def list_runs(client: AEPClient, flow_id: str, *, last: int | None = None, title: str | None = None,
@@ -745,9 +790,15 @@ def wait_for_runs(
     """
     deadline = clock() + timeout
     pause = min(FIRST_POLL, poll_interval)
+    first = True
     while True:
         result = list_runs(client, flow_id)
         assert isinstance(result, RunsResult)
+        if first and not result.items:  # AEP Local: a start time its clock will not reach while we wait
+            hint = clock_hint(client, flow_id, beyond=timeout)
+            if hint:
+                raise FlowNotDueError(f"flow {flow_id} has no run yet, and none will come while waiting: {hint}")
+        first = False
         done = sum(1 for run in result.items if run_finished(run))
         if on_progress is not None:
             on_progress(done, len(result.items))
@@ -765,8 +816,9 @@ def wait_for_runs(
 
 def read_dataset(
     client: AEPClient,
-    dataset_id: str,
+    dataset_id: str | None = None,
     *,
+    run: Any = None,
     nested: bool = False,
     limit: int | None = None,
     dry_run: bool = False,
@@ -779,14 +831,25 @@ def read_dataset(
     (``GET /export/files/{fileId}?path=…``), read with pyarrow and concatenated in batch order. Columns are
     flattened XDM paths (``person.name.firstName``) unless ``nested``. ``with_calls`` returns
     ``(frame, calls)``; a dry run returns a :class:`DryRun` (in that pair too).
+
+    ``run`` instead of ``dataset_id`` (a run id, or a run object such as ``runs[0]`` of ``%aep_runs -o runs``): only
+    the batches that run wrote (``Run.batch_ids``, read from any documented run shape), each looked up with Catalog
+    ``GET /batches/{id}``.
     """
+    if (dataset_id is None) == (run is None):
+        raise InputError("read a dataset or a run's batches: give a dataset id or a run, not both"
+                         if run is not None else "give a dataset id (or a run) to read")
     api, recorder = _recording(client, dry_run)
     tables = []
+    skipped: list[str] = []  # files that are not Parquet
     count = 0
     try:
-        batches = api.catalog.list_batches(dataset_id)
-        if not batches:  # an unknown dataset has no batches either: its 404 says so (a check, not recorded)
-            client.catalog.get_dataset(dataset_id)
+        if dataset_id is None:
+            batches = _run_batches(api, run)
+        else:
+            batches = api.catalog.list_batches(dataset_id)
+            if not batches:  # an unknown dataset has no batches either: its 404 says so (a check, not recorded)
+                client.catalog.get_dataset(dataset_id)
         done = sorted(
             ((bid, b) for bid, b in batches.items() if str(b.get("status", "")).lower() in ("success", "active")),
             key=lambda pair: (pair[1].get("created") or 0, pair[0]),
@@ -796,10 +859,11 @@ def read_dataset(
                 file_id = file.get("dataSetFileId")
                 if not file_id:
                     continue
-                listing = api.data.get_file(file_id) or {}
-                for part in listing.get("data") or []:
-                    name = part.get("name")
-                    if not name or not str(name).endswith(".parquet"):
+                for part in api.data.file_parts(file_id):  # the docs' {data: [...]} or the spec's {path}
+                    name = str(part["name"])
+                    if not name.lower().endswith(".parquet"):
+                        if not name.rsplit("/", 1)[-1].startswith(("_", ".")):  # not a marker such as _SUCCESS
+                            skipped.append(name)
                         continue
                     tables.append(_read_parquet(api.data.download(file_id, name)))
                     count += tables[-1].num_rows
@@ -812,8 +876,36 @@ def read_dataset(
     except _DryRunStop:
         dry = _dry(recorder)
         return (dry, dry.calls) if with_calls else dry
+    if skipped:
+        shown = ", ".join(skipped[:3]) + (f" and {len(skipped) - 3} more" if len(skipped) > 3 else "")
+        what = f"dataset {dataset_id}" if dataset_id is not None else "the run's batches"
+        if not tables:
+            raise AEPError(message=f"{what} has no Parquet file to read: its files are {shown}; %aep_read reads the "
+                           "Parquet files that batch ingestion writes (download the others with %aep GET "
+                           "/data/foundation/export/files/{FILE_ID}?path={NAME})")
+        import warnings
+
+        warnings.warn(f"{what}: {len(skipped)} file(s) that are not Parquet were left out ({shown})", stacklevel=2)
     frame = _to_frame(tables, nested=nested, limit=limit)
     return (frame, recorder.requests()) if with_calls else frame
+
+
+def _run_batches(api: AEPClient, run: Any) -> dict[str, Any]:
+    """``{batch id: batch}`` of the batches a run wrote (``run``: its id, or the run object); an InputError when it
+    wrote none, or when none of them holds rows."""
+    from ..runs import as_run
+
+    found = as_run(run) if isinstance(run, dict) else api.flow.get_run(str(run))
+    run_id = found.id or str(run)
+    if not found.batch_ids:
+        raise InputError(f"run {run_id} wrote no batch (status {found.status}): nothing to read yet")
+    batches = {batch_id: api.catalog.get_batch(batch_id) for batch_id in found.batch_ids}
+    readable = [b for b in batches.values() if str(b.get("status", "")).lower() in ("success", "active")]
+    if not readable:
+        states = ", ".join(f"{bid} {b.get('status', 'unknown')}" for bid, b in batches.items())
+        raise InputError(f"run {run_id} wrote no rows to read (batch {states}); its errors: "
+                         f"%aep GET /data/foundation/export/batches/{next(iter(batches))}/meta?path=row_error_samples.json")
+    return batches
 
 
 def _read_parquet(data: bytes) -> Any:
@@ -854,6 +946,8 @@ def delete(client: AEPClient, kind: str, resource_id: str, *, dry_run: bool = Fa
     """Delete one resource; ``kind`` is connection, source, target, flow, schema, dataset or mapping."""
     if kind not in DELETE_KINDS:
         raise InputError(f"unknown kind {kind!r}; use one of {', '.join(DELETE_KINDS)}")
+    if kind == "mapping":  # data-prep.yaml has no DELETE /mappingSets/{id}: nothing is sent
+        raise InputError(cannot_delete(resource_id))
     label, action = DELETE_KINDS[kind]
     api, recorder = _recording(client, dry_run)
     try:
@@ -873,6 +967,8 @@ def delete_by_name(client: AEPClient, kind: str, name: str, *, dry_run: bool = F
         raise InputError(f"unknown kind {kind!r}; use one of {', '.join(DELETE_KINDS)}")
     if not isinstance(name, str) or not name:
         raise InputError("--name takes the name to delete (a schema's title); it is empty")
+    if kind == "mapping":  # data-prep.yaml has no DELETE /mappingSets/{id}: nothing is looked up or sent
+        raise InputError(cannot_delete(name=name))
     found_kind = KINDS[kind]
     _label, action = DELETE_KINDS[kind]
     api, recorder = _recording(client, dry_run)
@@ -971,6 +1067,78 @@ def clock(client: AEPClient, *, advance: Any = None, dry_run: bool = False) -> C
     return Clock(int(answer["now"]), advanced=seconds, calls=recorder.requests())
 
 
+#: A new flow's result carries the clock hint when its ``startTime`` is further ahead of AEP Local's clock (seconds).
+FAR_AHEAD = 3600.0
+
+
+def local_clock(client: AEPClient) -> tuple[int, bool] | None:
+    """AEP Local's clock: ``(now in epoch ms, deterministic)`` (``GET /aep-local/health``, not recorded); None on
+    Adobe Experience Platform, or when AEP Local does not say."""
+    if getattr(client, "session", None) is None or not is_local(client):
+        return None
+    try:
+        answer = client.session.request("GET", "/aep-local/health").json()
+        return int(answer["now"]), bool(answer.get("deterministic"))
+    except (AEPKitError, ValueError, KeyError, TypeError):
+        return None
+
+
+def start_time(flow: Any) -> float | None:
+    """A flow's ``scheduleParams.startTime`` in epoch seconds (digits as text too; epoch ms read as such)."""
+    schedule = flow.get("scheduleParams") if isinstance(flow, dict) else None
+    value = schedule.get("startTime") if isinstance(schedule, dict) else None
+    try:
+        seconds = float(str(value).strip()) if value is not None and not isinstance(value, bool) else None
+    except ValueError:
+        return None
+    if seconds is not None and seconds > 1e11:
+        seconds /= 1000
+    return seconds
+
+
+def clock_hint(client: AEPClient, flow: Any, *, far: float | None = None, beyond: float | None = None) -> str | None:
+    """AEP Local only: when the start time of ``flow`` (its JSON, or its id: fetched) is ahead of AEP Local's clock,
+    what that means and how to move on; else None.
+
+    ``far``: only when it is more than ``far`` seconds ahead. ``beyond``: only when the clock will not reach it within
+    ``beyond`` seconds (deterministic mode, ``--seed``: a clock that moves only when told never does)."""
+    local = local_clock(client)
+    if local is None:
+        return None
+    start = start_time(flow if isinstance(flow, dict) else client.flow.get_flow(str(flow)))
+    if start is None:
+        return None
+    now_ms, deterministic = local
+    ahead = start - now_ms / 1000
+    if ahead <= 0 or (far is not None and ahead <= far):
+        return None
+    if beyond is not None and not deterministic and ahead <= beyond:
+        return None
+    moving = ("it starts at 2026-03-02 09:00 UTC with --seed and moves only when told" if deterministic
+              else "it follows the wall clock")
+    return (f"its startTime {_utc(start)} is {_seconds_text(_rounded_up(ahead))} ahead of AEP Local's clock "
+            f"({_utc(now_ms / 1000)}; {moving}), so it runs only once the clock gets there. Move the clock: "
+            f"%aep_clock --advance {_seconds_text(_rounded_up(ahead))}; or give the flow AEP Local's time: "
+            "%aep_clock -o clock, then \"startTime\": \"{{clock.now_s}}\"")
+
+
+def _utc(seconds: float) -> str:
+    import datetime
+
+    moment = datetime.datetime.fromtimestamp(seconds, tz=datetime.timezone.utc)
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _rounded_up(seconds: float) -> float:
+    """``seconds`` rounded up to whole days, hours or minutes (the largest unit in it), at least a minute."""
+    import math
+
+    for size in (86400, 3600, 60):
+        if seconds >= size:
+            return math.ceil(seconds / size) * size
+    return 60.0
+
+
 #: Hosts of Adobe Experience Platform itself: a profile there is a real sandbox.
 ADOBE_HOSTS = (".adobe.io", ".adobe.com", ".adobe.net")
 
@@ -985,7 +1153,10 @@ def is_local(client: AEPClient) -> bool:
 
 
 def lineage(client: AEPClient, flow_id: str, *, dry_run: bool = False) -> Lineage | DryRun:
-    """Source connection → flow (mapping, schedule) → target connection → dataset → batches of one flow."""
+    """Source connection → flow (mapping, schedule) → target connection → dataset → batches of one flow.
+
+    The batches are the ones the flow's runs wrote (``GET /runs?property=flowId==…``, each run's ``.batch_ids``);
+    other batches of the dataset are only counted."""
     api, recorder = _recording(client, dry_run)
     try:
         flow = api.flow.get_flow(flow_id)
@@ -1032,13 +1203,16 @@ def lineage(client: AEPClient, flow_id: str, *, dry_run: bool = False) -> Lineag
                                      missing=target is None))
             if dataset_id:
                 dataset_ids.append(dataset_id)
+        # the batches this flow wrote: its runs' own (Run.batch_ids, any documented run shape)
+        flow_batches = {batch_id for run in (api.flow.list_runs(flow_id) if dataset_ids else [])
+                        for batch_id in run.batch_ids}
         for dataset_id in dataset_ids:
             dataset = _maybe(api.catalog.get_dataset, dataset_id)
             schema_id = ((dataset or {}).get("schemaRef") or {}).get("id")
             nodes.append(LineageNode("dataset", dataset_id, (dataset or {}).get("name"),
                                      [("schema", schema_id)] if schema_id else [], missing=not dataset))
             batches = _maybe(api.catalog.list_batches, dataset_id) or {}
-            nodes.append(_batches_node(batches))
+            nodes.append(_batches_node(batches, flow_batches))
     except _DryRunStop:
         return _dry(recorder)
     return Lineage(flow_id, nodes, calls=recorder.requests())
@@ -1052,7 +1226,14 @@ def _maybe(fetch: Callable[[str], Any], resource_id: str) -> Any:
         return None
 
 
-def _batches_node(batches: dict[str, Any]) -> LineageNode:
+def _batches_node(batches: dict[str, Any], flow_batches: set[str] | None = None) -> LineageNode:
+    """The dataset's batches that this flow's runs wrote (``flow_batches``); the dataset's others (another flow's,
+    a direct upload's) are only counted."""
+    others = 0
+    if flow_batches is not None:
+        mine = {bid: b for bid, b in batches.items() if bid in flow_batches}
+        others = len(batches) - len(mine)
+        batches = mine
     counts: dict[str, int] = {}
     records = 0
     for batch in batches.values():
@@ -1064,6 +1245,8 @@ def _batches_node(batches: dict[str, Any]) -> LineageNode:
         details.append(("records", f"{records:,}"))
         latest = max(batches.items(), key=lambda pair: (pair[1].get("created") or 0, pair[0]))
         details.append(("latest", f"{latest[0]} ({latest[1].get('status')})"))
+    if others:
+        details.append(("other batches in the dataset", f"{others:,}"))
     return LineageNode("batches", None, f"{len(batches)} batch{'es' if len(batches) != 1 else ''}", details)
 
 
