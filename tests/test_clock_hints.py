@@ -9,8 +9,7 @@ import time
 from types import SimpleNamespace
 
 import pytest
-from IPython.core.interactiveshell import InteractiveShell
-from traitlets.config import Config
+from helpers.shell import magic_shell
 
 from aep_magics.magics import ops, state
 
@@ -35,13 +34,7 @@ FLOW = """%%aep_flow -o flow
 def shell(monkeypatch):
     for name in AEP_ENV:
         monkeypatch.delenv(name, raising=False)
-    config = Config()
-    config.HistoryManager.hist_file = ":memory:"
-    sh = InteractiveShell.instance(config=config)
-    if "aep_magics" in sh.extension_manager.loaded:
-        sh.extension_manager.reload_extension("aep_magics")
-    else:
-        sh.extension_manager.load_extension("aep_magics")
+    sh = magic_shell()
     sh.run_cell("%aep_auth --local --seed 41 -q").raise_error()
     sh.run_line_magic("config", "AEPMagics.wait_poll_interval = 0.2")
     sh.user_ns["ids"] = _chain(state.current.client)

@@ -11,8 +11,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from IPython.core.interactiveshell import InteractiveShell
-from traitlets.config import Config
+from helpers.shell import magic_shell
 
 from aep_magics import local
 from aep_magics.doctor import CHECK_NAMES, SHOPIFY_SPEC_ID, DoctorReport, check
@@ -76,13 +75,7 @@ def test_every_check_passes_on_aep_local(platform, monkeypatch):
 
 def test_the_magic_checks_the_session_and_stores_the_report(platform, monkeypatch):
     monkeypatch.setenv("AEP_LOCAL_URL", platform.url)
-    config = Config()
-    config.HistoryManager.hist_file = ":memory:"
-    shell = InteractiveShell.instance(config=config)
-    if "aep_magics" in shell.extension_manager.loaded:
-        shell.extension_manager.reload_extension("aep_magics")
-    else:
-        shell.extension_manager.load_extension("aep_magics")
+    shell = magic_shell()
     try:
         shell.run_cell("%aep_auth --local -q").raise_error()
         result = shell.run_cell("%aep_doctor -o report")

@@ -24,8 +24,7 @@ from urllib.parse import parse_qsl, urlsplit
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from IPython.core.interactiveshell import InteractiveShell
-from traitlets.config import Config
+from helpers.shell import cell, failing, magic_shell
 
 from aep_magics.api import AEPClient
 from aep_magics.auth import Secret
@@ -143,13 +142,7 @@ def client(platform):
 
 @pytest.fixture(scope="module")
 def shell():
-    config = Config()
-    config.HistoryManager.hist_file = ":memory:"
-    sh = InteractiveShell.instance(config=config)
-    if "aep_magics" in sh.extension_manager.loaded:
-        sh.extension_manager.reload_extension("aep_magics")
-    else:
-        sh.extension_manager.load_extension("aep_magics")
+    sh = magic_shell()
     yield sh
     sh.extension_manager.unload_extension("aep_magics")
 
@@ -167,18 +160,6 @@ def aep(shell, platform, monkeypatch):
     shell.run_line_magic("config", "AEPMagics.widgets = False")
     yield shell
     state.current.close()
-
-
-def cell(shell, source: str):
-    result = shell.run_cell(source, store_history=True)
-    result.raise_error()
-    return result.result
-
-
-def failing(shell, source: str) -> BaseException:
-    result = shell.run_cell(source, store_history=True)
-    assert result.error_in_exec is not None, f"expected an error from {source!r}"
-    return result.error_in_exec
 
 
 def one_line(error: BaseException, *words: str) -> str:

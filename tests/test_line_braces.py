@@ -5,8 +5,7 @@ that names it (never a call with ``{flow.id}`` in its URL)."""
 from __future__ import annotations
 
 import pytest
-from IPython.core.interactiveshell import InteractiveShell
-from traitlets.config import Config
+from helpers.shell import magic_shell
 
 from aep_magics.display import DryRun
 from aep_magics.errors import InputError, NotFoundError
@@ -51,13 +50,7 @@ def test_an_unknown_reference_names_itself():
 def shell(monkeypatch):
     for name in AEP_ENV:
         monkeypatch.delenv(name, raising=False)
-    config = Config()
-    config.HistoryManager.hist_file = ":memory:"
-    sh = InteractiveShell.instance(config=config)
-    if "aep_magics" in sh.extension_manager.loaded:
-        sh.extension_manager.reload_extension("aep_magics")
-    else:
-        sh.extension_manager.load_extension("aep_magics")
+    sh = magic_shell()
     sh.run_cell("%aep_auth --local --seed 31 -q").raise_error()
     yield sh
     state.current.close()

@@ -9,10 +9,9 @@ import os
 import subprocess
 
 import pytest
+from helpers.shell import cell, failing, magic_shell
 import requests
-from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
-from traitlets.config import Config
 
 from aep_magics import local as aep_local
 from aep_magics.display import DryRun, ListResult, Result, RunsResult
@@ -45,13 +44,7 @@ def needs(*names: str):
 
 @pytest.fixture(scope="module")
 def shell():
-    config = Config()
-    config.HistoryManager.hist_file = ":memory:"
-    sh = InteractiveShell.instance(config=config)
-    if "aep_magics" in sh.extension_manager.loaded:
-        sh.extension_manager.reload_extension("aep_magics")
-    else:
-        sh.extension_manager.load_extension("aep_magics")
+    sh = magic_shell()
     yield sh
     sh.extension_manager.unload_extension("aep_magics")
 
@@ -66,19 +59,6 @@ def aep(shell, monkeypatch):
     shell.run_line_magic("config", "AEPMagics.widgets = True")
     shell.run_line_magic("config", "AEPMagics.display_limit = 20")
     return shell
-
-
-def cell(shell, source: str):
-    """Run a cell like a notebook does; raise its error instead of printing it."""
-    result = shell.run_cell(source, store_history=True)
-    result.raise_error()
-    return result.result
-
-
-def failing(shell, source: str) -> BaseException:
-    result = shell.run_cell(source, store_history=True)
-    assert result.error_in_exec is not None, f"expected an error from {source!r}"
-    return result.error_in_exec
 
 
 def bundles(shell, *objects) -> str:

@@ -10,8 +10,7 @@ import re
 from pathlib import Path
 
 import pytest
-from IPython.core.interactiveshell import InteractiveShell
-from traitlets.config import Config
+from helpers.shell import cell as run, failing, magic_shell
 
 from helpers.fake_platform import FakePlatform, Reply, profile_for
 from test_api import DOC_RUNS_NEW, DOC_RUNS_OLD
@@ -102,29 +101,11 @@ def shell(platform, monkeypatch):
     for name in AEP_ENV:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AEP_LOCAL_URL", platform.url)  # %aep_auth --local uses this server
-    config = Config()
-    config.HistoryManager.hist_file = ":memory:"
-    sh = InteractiveShell.instance(config=config)
-    if "aep_magics" in sh.extension_manager.loaded:
-        sh.extension_manager.reload_extension("aep_magics")
-    else:
-        sh.extension_manager.load_extension("aep_magics")
+    sh = magic_shell()
     run(sh, "%aep_auth --local -q")
     sh.run_line_magic("config", "AEPMagics.wait_poll_interval = 0.2")
     yield sh
     state.current.close()
-
-
-def run(shell, source: str):
-    result = shell.run_cell(source, store_history=True)
-    result.raise_error()
-    return result.result
-
-
-def failing(shell, source: str) -> BaseException:
-    result = shell.run_cell(source, store_history=True)
-    assert result.error_in_exec is not None, f"expected an error from {source!r}"
-    return result.error_in_exec
 
 
 def _flow_into(client: AEPClient, name: str, dataset_id: str, schema_id: str, start_s: int) -> str:
