@@ -26,10 +26,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers.shell import magic_shell
 import requests
-from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
-from traitlets.config import Config
 
 from aep_magics.api import AEPClient
 from aep_magics.http import AEPSession
@@ -83,13 +82,7 @@ def _value(spec: Any) -> Any:
 def aep():
     """A shell signed in to its own in-process AEP Local, holding a connection, source, schema, dataset, target."""
     saved = {name: value for name in AEP_ENV if (value := os.environ.pop(name, None)) is not None}
-    config = Config()
-    config.HistoryManager.hist_file = ":memory:"
-    shell = InteractiveShell.instance(config=config)
-    if "aep_magics" in shell.extension_manager.loaded:
-        shell.extension_manager.reload_extension("aep_magics")
-    else:
-        shell.extension_manager.load_extension("aep_magics")
+    shell = magic_shell()
     try:
         for source in [f"%aep_auth --local --seed {SEED} -q", *SETUP_CELLS]:
             result = shell.run_cell(source)
