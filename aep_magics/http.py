@@ -329,9 +329,8 @@ class AEPSession:
                 return
             items = body.get("items", []) if isinstance(body, dict) else None
             if not isinstance(items, list):
-                raise AEPError(method="GET", path=path,
-                               message=f"unexpected answer to GET {path}: expected {{\"items\": [...]}}, got "
-                               f"{shape(items if isinstance(body, dict) else body)}")
+                raise unexpected_answer("GET", path, '{"items": [...]}',
+                                        shape(items if isinstance(body, dict) else body))
             yield from items
             href = ((body.get("_links") or {}).get("next") or {}).get("href")
             if not href:
@@ -351,9 +350,7 @@ class AEPSession:
         while True:
             page = self.request("GET", path, params=[*query, ("limit", limit), ("start", start)]).json() or {}
             if not isinstance(page, dict) or not all(isinstance(v, dict) for v in page.values()):
-                raise AEPError(method="GET", path=path,
-                               message=f"unexpected answer to GET {path}: expected Catalog's {{id: object}}, got "
-                               f"{shape(page)}")
+                raise unexpected_answer("GET", path, "Catalog's {id: object}", shape(page))
             yield from page.items()
             if len(page) < limit:
                 return
@@ -371,9 +368,8 @@ class AEPSession:
             body = self.request("GET", path, params=query, accept=accept).json() or {}
             results = body.get("results", []) if isinstance(body, dict) else None
             if not isinstance(results, list):
-                raise AEPError(method="GET", path=path,
-                               message=f"unexpected answer to GET {path}: expected {{\"results\": [...]}}, got "
-                               f"{shape(results if isinstance(body, dict) else body)}")
+                raise unexpected_answer("GET", path, '{"results": [...]}',
+                                        shape(results if isinstance(body, dict) else body))
             yield from results
             following = (body.get("_page") or {}).get("next")
             if not following:
@@ -399,6 +395,12 @@ class AEPSession:
     def __repr__(self) -> str:
         p = self.profile
         return f"<AEPSession profile={p.name!r} {p.base_url} org={p.org_id} sandbox={p.sandbox}>"
+
+
+def unexpected_answer(method: str, path: str, expected: str, got: str) -> AEPError:
+    """The error for an answer whose shape the kit does not read: one line saying what was expected and what came
+    (``got`` is usually :func:`shape` of it)."""
+    return AEPError(method=method, path=path, message=f"unexpected answer to {method} {path}: expected {expected}, got {got}")
 
 
 def shape(value: Any) -> str:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..errors import AEPError
-from ..http import shape
+from ..http import shape, unexpected_answer
 from ._base import Service, joined, seg
 
 Body = dict[str, Any]
@@ -20,9 +20,7 @@ class Catalog(Service):
         body = self._call("GET", f"/{kind}/{seg(id)}", params={"properties": joined(properties)}) or {}
         found: Any = body.get(id) or next(iter(body.values()), {}) if isinstance(body, dict) else None
         if not isinstance(found, dict):
-            raise AEPError(method="GET", path=f"{self.BASE}/{kind}/{id}",
-                           message=f"unexpected answer to GET {self.BASE}/{kind}/{id}: expected Catalog's "
-                           f"{{id: object}}, got {shape(body)}")
+            raise unexpected_answer("GET", f"{self.BASE}/{kind}/{id}", "Catalog's {id: object}", shape(body))
         return found
 
     def _list(

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import AEPError
-from ..http import shape
+from ..http import shape, unexpected_answer
 from ._base import Service, seg
 
 Body = dict[str, Any]
@@ -26,9 +25,8 @@ class DataAccess(Service):
             body = self._call("GET", f"/batches/{seg(batch_id)}/files", params=params)
             page = body.get("data", []) if isinstance(body, dict) else None
             if not isinstance(page, list) or not all(isinstance(item, dict) for item in page):
-                raise AEPError(method="GET", path=f"{self.BASE}/batches/{batch_id}/files",
-                               message=f"unexpected answer to GET {self.BASE}/batches/{batch_id}/files: expected "
-                               f"{{\"data\": [dataset files]}}, got {shape(page if isinstance(body, dict) else body)}")
+                raise unexpected_answer("GET", f"{self.BASE}/batches/{batch_id}/files", '{"data": [dataset files]}',
+                                        shape(page if isinstance(body, dict) else body))
             found.extend(page)
             if len(page) < limit:
                 return found
@@ -50,9 +48,8 @@ class DataAccess(Service):
             return [{"name": body["path"]}]
         parts = body.get("data") if isinstance(body, dict) else None
         if not isinstance(parts, list) or not all(isinstance(p, dict) and p.get("name") for p in parts):
-            raise AEPError(method="GET", path=where,
-                           message=f"unexpected answer to GET {where}: expected {{\"data\": [{{\"name\", ...}}]}} "
-                           f"or {{\"path\"}}, got {shape(parts if isinstance(body, dict) and 'data' in body else body)}")
+            raise unexpected_answer("GET", where, '{"data": [{"name", ...}]} or {"path"}',
+                                    shape(parts if isinstance(body, dict) and "data" in body else body))
         return parts
 
     def download(self, file_id: str, path: str) -> bytes:

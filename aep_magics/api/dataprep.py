@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import AEPError, InputError
-from ..http import shape
+from ..errors import InputError
+from ..http import shape, unexpected_answer
 from ._base import Service, seg
 
 Body = dict[str, Any]
@@ -51,9 +51,8 @@ class DataPrep(Service):
         if isinstance(data, dict) and data.get("id"):
             data = [data]
         if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
-            raise AEPError(method="GET", path=f"{self.BASE}/mappingSets",
-                           message=f"unexpected answer to GET {self.BASE}/mappingSets: expected {{\"data\": "
-                           f"[mapping sets]}}, got {'data as ' + shape(data) if isinstance(body, dict) else shape(body)}")
+            raise unexpected_answer("GET", f"{self.BASE}/mappingSets", '{"data": [mapping sets]}',
+                                    "data as " + shape(data) if isinstance(body, dict) else shape(body))
         return data
 
     def delete_mapping_set(self, mapping_set_id: str) -> None:
@@ -75,9 +74,8 @@ class DataPrep(Service):
         if isinstance(answer, dict) and "data" in answer:
             answer = [answer]
         if not isinstance(answer, list) or not all(isinstance(item, dict) for item in answer):
-            raise AEPError(method="POST", path=f"{self.BASE}/mappingSets/preview",
-                           message=f"unexpected answer to POST {self.BASE}/mappingSets/preview: expected a list of "
-                           f"mapped rows ({{\"data\", \"errors\"}} each), got {shape(answer)}")
+            raise unexpected_answer("POST", f"{self.BASE}/mappingSets/preview",
+                                    'a list of mapped rows ({"data", "errors"} each)', shape(answer))
         return answer
 
 

@@ -7,8 +7,8 @@ import base64
 import json as jsonlib
 from typing import Any
 
-from ..errors import AEPError, NotFoundError
-from ..http import shape
+from ..errors import NotFoundError
+from ..http import shape, unexpected_answer
 from ..runs import Run, as_run, promotion_activity, run_activities, run_batch_ids  # reading run objects, re-exported here
 from ._base import Filter, Service, property_list, seg
 
@@ -32,9 +32,8 @@ class FlowService(Service):
         body = self._call("GET", f"/{kind}/{seg(id)}")
         items = body.get("items") if isinstance(body, dict) and "items" in body else [body]
         if not isinstance(items, list) or (items and not isinstance(items[0], dict)):
-            raise AEPError(method="GET", path=f"{self.BASE}/{kind}/{id}",
-                           message=f"unexpected answer to GET {self.BASE}/{kind}/{id}: expected {{\"items\": "
-                           f"[resource]}} or the resource, got {shape(body)}")
+            raise unexpected_answer("GET", f"{self.BASE}/{kind}/{id}", '{"items": [resource]} or the resource',
+                                    shape(body))
         if not items:
             raise NotFoundError(
                 status=404,

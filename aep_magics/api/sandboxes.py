@@ -6,7 +6,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..errors import AEPError
-from ..http import expand_link, shape
+from ..http import expand_link, shape, unexpected_answer
 from ._base import Service, seg
 
 Body = dict[str, Any]
@@ -32,9 +32,8 @@ class Sandboxes(Service):
             body = self.session.request("GET", path).json() or {}
             page = body.get("sandboxes", []) if isinstance(body, dict) else None
             if not isinstance(page, list):
-                raise AEPError(method="GET", path=first,
-                               message=f"unexpected answer to GET {path}: expected {{\"sandboxes\": [...]}}, got "
-                               f"{shape(page if isinstance(body, dict) else body)}")
+                raise unexpected_answer("GET", path, '{"sandboxes": [...]}',
+                                        shape(page if isinstance(body, dict) else body))
             found.extend(page)
             link = (body.get("_links") or {}).get("next") if isinstance(body.get("_links"), dict) else None
             href = link.get("href") if isinstance(link, dict) else None

@@ -63,6 +63,7 @@ from ..errors import (AEPError, AEPKitError, BadRequestError, InputError, NotFou
                       TransportError)
 from ..http import AEPSession, PreparedCall, Response
 from ..http import shape as _shape
+from ..http import unexpected_answer
 
 IF_EXISTS = ("fail", "reuse")
 DRY_RUN_NOTE = "Lookups and checks that need the platform were skipped."
@@ -713,8 +714,8 @@ def explore_listing(answer: Any, connection_id: str) -> list[dict[str, Any]]:
     """The entries (tables, folders) of an explore listing: the array, or ``{"items": [...]}``."""
     items = answer.get("items") if isinstance(answer, dict) else answer
     if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
-        raise AEPError(message=f"unexpected answer to GET {_EXPLORE.format(connection_id)}?objectType=root: expected "
-                       f"a list of tables ({{type, name, path}} each), got {_shape(answer)}")
+        raise unexpected_answer("GET", f"{_EXPLORE.format(connection_id)}?objectType=root",
+                                "a list of tables ({type, name, path} each)", _shape(answer))
     return items
 
 
@@ -728,8 +729,8 @@ def explore_table(answer: Any, connection_id: str, table: str) -> dict[str, Any]
     schema = answer.get("schema") if isinstance(answer, dict) else None
     columns = schema.get("columns") if isinstance(schema, dict) else None
     if not isinstance(columns, list) or not isinstance(answer.get("data", []), list):
-        raise AEPError(message=f"unexpected answer to {where}: expected {{format, schema: {{columns: [...]}}, "
-                       f"data}}, got {_shape(answer)}")
+        raise unexpected_answer("GET", where.removeprefix("GET "), "{format, schema: {columns: [...]}, data}",
+                                _shape(answer))
     return answer
 
 
