@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+from collections.abc import Iterable
 from typing import Any
 
 MASK = "********"
@@ -24,14 +25,108 @@ def register_secret(value: str) -> None:
             _secrets.add(value)
 
 
-def scrub(text: str) -> str:
-    """Replace every known secret value in ``text`` with ``********``."""
+def scrub(text: str, also: Iterable[str] = ()) -> str:
+    """Replace every known secret value in ``text``, and every value of ``also``, with ``********``."""
     with _secrets_lock:
-        known = sorted(_secrets, key=len, reverse=True)
+        known = sorted({*_secrets, *also}, key=len, reverse=True)
     for value in known:
         if value in text:
             text = text.replace(value, MASK)
     return text
+
+
+# -- secret fields of a body --------------------------------------------------------------------------------------
+
+#: Keys whose values are secrets wherever they appear in a body (``accessToken``, ``clientSecret``, ``password`` …).
+SECRET_KEY = re.compile(
+    r"(?i)(secret|password|passwd|token|private_?key|api_?key|credential|connection_?string|sas_?key|signature)"
+)
+NOT_SECRET_KEYS = frozenset({"continuationToken", "tokenType", "token_type"})
+_secret_fields: set[str] = set()
+
+
+def register_secret_field(name: str) -> None:
+    """Treat the key ``name`` as secret from now on: a connection spec marks it ``"format": "password"``."""
+    with _secrets_lock:
+        _secret_fields.add(name)
+
+
+def is_secret_key(key: Any) -> bool:
+    """True for a key whose value is a secret (a secret-looking name, or a ``format: password`` field seen)."""
+    if not isinstance(key, str) or key in NOT_SECRET_KEYS:
+        return False
+    return bool(SECRET_KEY.search(key)) or key in _secret_fields
+
+
+def is_secret_patch(op: Any) -> bool:
+    """True for a JSON Patch operation (RFC 6902) whose ``value`` goes to a secret field
+    (``{"op": "replace", "path": "/auth/params/accessToken", "value": ...}``)."""
+    if not isinstance(op, dict) or not isinstance(op.get("op"), str) or not isinstance(op.get("path"), str):
+        return False
+    return any(is_secret_key(part.replace("~1", "/").replace("~0", "~")) for part in op["path"].split("/"))
+
+
+#: Values shorter than this are not masked: masking ``"1"`` or ``"abc"`` in every message would garble it.
+MIN_SECRET = 4
+
+
+def secret_values(body: Any) -> set[str]:
+    """Every value under a secret field of ``body``, as the text a server may quote it back in.
+
+    Whatever the value's type: a string, a number (``98765432101234``), every item of a list or value of an object
+    under a secret key, and the ``value`` of a JSON Patch operation on a secret path. Each comes in the forms it
+    takes inside a message: as is, JSON-escaped and Python-escaped (a ``repr`` of a list quotes its items).
+    """
+    found: set[str] = set()
+
+    def leaves(value: Any) -> None:
+        if isinstance(value, dict):
+            for item in value.values():
+                leaves(item)
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                leaves(item)
+        elif isinstance(value, bool) or value is None:
+            return
+        elif isinstance(value, (int, float)):
+            forms = {str(value), repr(value), json.dumps(value)}
+            if isinstance(value, float) and value.is_integer() and abs(value) < 1e19:
+                forms.add(str(int(value)))
+            found.update(forms)
+        elif isinstance(value, str):
+            found.update({value, json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1],
+                          repr(value)[1:-1]})
+
+    def walk(value: Any) -> None:
+        if isinstance(value, dict):
+            if is_secret_patch(value) and "value" in value:
+                leaves(value["value"])
+            for key, item in value.items():
+                if is_secret_key(key):
+                    leaves(item)
+                else:
+                    walk(item)
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                walk(item)
+
+    walk(body)
+    return {text for text in found if len(text) >= MIN_SECRET}
+
+
+def scrub_data(data: Any, also: Iterable[str]) -> Any:
+    """A copy of JSON ``data`` with :func:`scrub` applied to every string (keys included); a number equal to one
+    of ``also`` becomes ``********``."""
+    also = set(also)
+    if isinstance(data, dict):
+        return {scrub(str(k), also): scrub_data(v, also) for k, v in data.items()}
+    if isinstance(data, list):
+        return [scrub_data(v, also) for v in data]
+    if isinstance(data, str):
+        return scrub(data, also)
+    if isinstance(data, (int, float)) and not isinstance(data, bool) and str(data) in also:
+        return MASK
+    return data
 
 
 MAX_MESSAGE = 2000  # characters: a 5 MB value quoted back must not make a 5 MB line
@@ -57,6 +152,11 @@ class AEPKitError(Exception):
     def _render_traceback_(self) -> list[str]:
         """IPython shows this one line instead of a traceback; the cell still gets an error output."""
         return [f"{type(self).__name__}: {self}"]
+
+
+class Interrupted(AEPKitError):
+    """Ctrl-C stopped a magic: one line saying what stopped and what may already have happened on the platform
+    (the magics turn ``KeyboardInterrupt`` into this; the plain-Python operations let it through)."""
 
 
 class ConfigError(AEPKitError):
@@ -121,17 +221,22 @@ class AEPError(AEPKitError):
         path: str | None = None,
         request_id: str | None = None,
         reason: str | None = None,
+        hide: Iterable[str] = (),
     ) -> AEPError:
         """Build the typed error for an HTTP ``status`` and its ``body`` (raw or parsed), whatever the service.
 
         Called on ``AEPError`` the class is chosen from the status; called on a subclass, that subclass is used.
+        ``hide``: values masked wherever the answer quotes them (the request body's :func:`secret_values`).
         """
+        hide = set(hide)
         parsed = _parse(body)
+        if parsed is not None and hide:
+            parsed = scrub_data(parsed, hide)
         fields = _fields(parsed) if parsed is not None else {}
         if not fields.get("detail") and not fields.get("title"):
-            text = _text(body)
+            text = scrub(_text(body), hide)
             line = _first_line(text) if text and parsed is None else ""
-            fields["detail"] = line or _REASONS.get(status) or reason
+            fields["detail"] = line or _REASONS.get(status) or (scrub(reason, hide) if reason else reason)
         request_id = request_id or fields.pop("request_id", None)
         fields.pop("request_id", None)
         klass = cls if cls is not AEPError else error_class(status)

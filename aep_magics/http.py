@@ -3,10 +3,16 @@
 Retries live in the transport (urllib3 ``Retry`` on an ``HTTPAdapter``): 429/502/503/504 and read errors are retried
 for idempotent methods only, honouring ``Retry-After``; POST/PATCH are retried only when the connection could not be
 opened, i.e. when the request provably never left. The only loop here is the single token refresh after a 401.
+
+The timeout bounds a whole call: ``timeout=(connect, read)`` limits each attempt (opening the connection, waiting
+for an answer), and every attempt, retry and pause of one call together end within ``read`` seconds (the call's
+deadline). A retry that would start, or a ``Retry-After`` that would end, past the deadline is not made: the last
+answer (a 429 or 5xx) or the transport error comes back instead.
 """
 
 from __future__ import annotations
 
+import contextvars
 import json as jsonlib
 import logging
 import re
@@ -18,12 +24,13 @@ from urllib.parse import parse_qsl, quote, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import InvalidHeader, MaxRetryError
+from urllib3.exceptions import InvalidHeader, MaxRetryError, ReadTimeoutError, ResponseError
 from urllib3.util.retry import Retry
+from urllib3.util.timeout import Timeout
 
 from .auth import EXPIRED_HINT, TokenProvider
 from .config import Profile
-from .errors import MASK, AEPError, AuthError, InputError, TransportError
+from .errors import MASK, AEPError, AuthError, InputError, TransportError, register_secret_field, secret_values
 
 log = logging.getLogger("aep_magics.http")
 
@@ -35,8 +42,29 @@ REGISTRY_LIST_ACCEPT = "application/vnd.adobe.xed-id+json"
 Params = Mapping[str, Any] | Sequence[tuple[str, Any]] | None
 
 
+#: The deadline (``time.monotonic()``) of the call under way in this thread, read by :class:`_Retry`.
+_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar("aep_call_deadline", default=None)
+#: The shortest wait granted to an attempt that starts just before the deadline, in seconds.
+MIN_ATTEMPT = 0.05
+
+
+class _DeadlineTimeout(Timeout):
+    """urllib3 clones the timeout for every attempt of a call: each clone waits no longer than what is left until
+    the call's deadline."""
+
+    def __init__(self, connect: float | None, read: float | None, deadline: float):
+        super().__init__(connect=connect, read=read)
+        self.limits, self.deadline = (connect, read), deadline
+
+    def clone(self) -> Timeout:
+        left = max(MIN_ATTEMPT, self.deadline - time.monotonic())
+        connect, read = (left if limit is None else min(limit, left) for limit in self.limits)
+        return Timeout(connect=connect, read=read)
+
+
 class _Retry(Retry):
-    """urllib3 ``Retry`` that waits through an injectable ``sleep`` and reads fractional ``Retry-After`` values."""
+    """urllib3 ``Retry`` that waits through an injectable ``sleep``, reads fractional ``Retry-After`` values and
+    makes no retry that the call's deadline (:data:`_DEADLINE`) leaves no time for."""
 
     sleep_fn: Callable[[float], None] = staticmethod(time.sleep)
     longest_wait = 120.0  # seconds; a longer Retry-After is cut to this
@@ -53,14 +81,31 @@ class _Retry(Retry):
             seconds = super().parse_retry_after(retry_after)
         return max(0.0, min(seconds, self.longest_wait))
 
-    def sleep(self, response: Any = None) -> None:
-        delay = None
+    def increment(self, method: str | None = None, url: str | None = None, response: Any = None,
+                  error: Exception | None = None, _pool: Any = None, _stacktrace: Any = None) -> Self:
+        retry = super().increment(method, url, response, error, _pool, _stacktrace)
+        deadline = _DEADLINE.get()
+        if deadline is not None and time.monotonic() + retry._wait(response) >= deadline:
+            raise MaxRetryError(_pool, url, error or ResponseError("the call's deadline leaves no time to retry"))  # type: ignore[arg-type]
+        return retry
+
+    def _wait(self, response: Any) -> float:
+        """The pause before the next attempt: ``Retry-After`` when the answer has one, else the backoff."""
         if self.respect_retry_after_header and response is not None:
             try:
-                delay = self.get_retry_after(response)
-            except InvalidHeader:  # an unparseable Retry-After: fall back to backoff
-                delay = None
-        self.sleep_fn(self.get_backoff_time() if delay is None else delay)
+                after = self.get_retry_after(response)
+            except InvalidHeader:
+                after = None
+            if after is not None:
+                return after
+        return self.get_backoff_time()
+
+    def sleep(self, response: Any = None) -> None:
+        delay = self._wait(response)  # an unparseable Retry-After falls back to the backoff
+        deadline = _DEADLINE.get()
+        if deadline is not None:
+            delay = max(0.0, min(delay, deadline - time.monotonic()))
+        self.sleep_fn(delay)
 
 
 @dataclass(frozen=True)
@@ -271,28 +316,39 @@ class AEPSession:
         log.debug("%s %s -> %d in %.3fs, request id %s", call.method, call.path, resp.status_code, elapsed, request_id)
         if not 200 <= resp.status_code < 300:
             raise self._error(call, resp)
+        if "/connectionSpecs" in call.path:
+            _learn_password_fields(resp.content)
         return Response(resp.status_code, resp.headers, resp.content, call.method, call.url, request_id, elapsed)
 
     def _send(self, call: PreparedCall) -> requests.Response:
-        headers = {**call.headers, "Authorization": f"Bearer {self.tokens.token()}"}
+        """One try of a call (with the transport's retries), ended by its deadline: ``read`` seconds from now."""
+        connect, read = self.timeout if isinstance(self.timeout, tuple) else (self.timeout, self.timeout)
+        ends = time.monotonic() + read
+        deadline = _DEADLINE.set(ends)
         try:
-            return self.http.request(
-                call.method, call.url, json=call.json, data=call.data, headers=headers, timeout=self.timeout
-            )
+            headers = {**call.headers, "Authorization": f"Bearer {self.tokens.token()}"}
+            return self.http.request(call.method, call.url, json=call.json, data=call.data, headers=headers,
+                                     timeout=_DeadlineTimeout(connect, read, ends))  # type: ignore[arg-type]
         except requests.RequestException as exc:
             host = urlsplit(call.url).netloc
+            where = f"{call.method} {call.path}"
             if isinstance(exc, requests.ConnectTimeout):
                 text = f"cannot reach {host}: connection timed out"
-            elif isinstance(exc, requests.Timeout):
+            elif isinstance(exc, requests.Timeout) or _timed_out(exc):
                 text = f"no answer from {host} in time"
                 if call.method not in IDEMPOTENT_METHODS:
                     text += "; the call may have been applied"
+                where += f"; timeout {read:g} s, retries included"
             else:
                 text = f"cannot reach {host}: {_reason(exc)}"
-            message = f"{text} ({call.method} {call.path})"
+            message = f"{text} ({where})"
             raise TransportError(method=call.method, path=call.path, message=message) from None
+        finally:
+            _DEADLINE.reset(deadline)
 
     def _error(self, call: PreparedCall, resp: requests.Response) -> AEPError:
+        """The typed error of a non-2xx answer; a value the request sent under a secret field is masked wherever
+        the answer quotes it (``accessToken: 98765432101234 is not of type 'string'``)."""
         return AEPError.from_response(
             resp.status_code,
             resp.content,
@@ -300,6 +356,7 @@ class AEPSession:
             path=call.path,
             request_id=_request_id(resp.headers),
             reason=resp.reason,
+            hide=secret_values(call.json),
         )
 
     def _path(self, path: str) -> str:
@@ -480,8 +537,30 @@ def _as_text(data: bytes | str) -> str | None:
         return None
 
 
+def _learn_password_fields(content: bytes) -> None:
+    """Remember the auth params a connection spec marks ``"format": "password"`` (``authSpec[].spec.properties``),
+    so that their values are masked like ``accessToken`` wherever they turn up."""
+    try:
+        body = jsonlib.loads(content)
+    except ValueError:
+        return
+    specs = body.get("items", [body]) if isinstance(body, dict) else body
+    for spec in specs if isinstance(specs, list) else []:
+        for auth in (spec.get("authSpec") or []) if isinstance(spec, dict) else []:
+            props = ((auth.get("spec") or {}).get("properties") or {}) if isinstance(auth, dict) else {}
+            for name, prop in props.items() if isinstance(props, dict) else ():
+                if isinstance(prop, dict) and prop.get("format") == "password":
+                    register_secret_field(name)
+
+
 def _request_id(headers: Mapping[str, str]) -> str | None:
     return next((headers[h] for h in REQUEST_ID_HEADERS if headers.get(h)), None)
+
+
+def _timed_out(exc: Exception) -> bool:
+    """True when the retries of a call ended on a read timeout (requests reports that as a connection error)."""
+    inner: Any = exc.args[0] if exc.args else None
+    return isinstance(inner, MaxRetryError) and isinstance(inner.reason, ReadTimeoutError)
 
 
 def _reason(exc: Exception) -> str:

@@ -115,12 +115,3 @@ def raw(local_server) -> Raw:
 @pytest.fixture
 def tenant_headers(raw) -> Headers:
     return raw.headers()
-
-
-def shop_available() -> str | None:
-    """None when the sample Shopify store can be imported, else the reason it cannot."""
-    try:
-        import aep_magics.local.shopify  # noqa: F401
-    except ImportError as exc:
-        return f"the sample Shopify store (aep_magics.local.shopify) is not importable yet: {exc}"
-    return None

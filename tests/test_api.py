@@ -36,6 +36,11 @@ def client(fake):
         yield AEPClient(session)
 
 
+def sent(fake) -> list[tuple[str, str]]:
+    """The platform calls the client made (method, path), in order, IMS left out."""
+    return [(c.method, c.path) for c in fake.requests if not c.path.startswith("/ims/")]
+
+
 def test_client_bundles_every_service(client):
     assert {"flow", "schemas", "catalog", "dataprep", "data", "sandboxes", "session"} <= set(vars(client))
     assert client.flow.session is client.session
@@ -70,7 +75,13 @@ def test_create_list_delete(fake, client):
     assert client.flow.list_target_connections(orderby="-createdAt") == [{"id": "t1"}]
     assert client.flow.delete_flow("f1") is None
     assert fake.calls("GET", f"{FS}/targetConnections")[0].param("orderby") == ["-createdAt"]
-    assert fake.calls("POST", f"{FS}/flows")[0].json() == {"name": "f"}
+    # the documented calls, each once, with the body given
+    assert sent(fake) == [("POST", f"{FS}/connections"), ("POST", f"{FS}/sourceConnections"),
+                          ("POST", f"{FS}/targetConnections"), ("POST", f"{FS}/flows"), ("POST", f"{FS}/runs"),
+                          ("GET", f"{FS}/targetConnections"), ("DELETE", f"{FS}/flows/f1")]
+    assert [c.json() for c in fake.calls("POST") if c.path.startswith(FS)] == [
+        {"name": "shop"}, {"name": "s"}, {"name": "t"}, {"name": "f"}, {"flowId": "f1"}]
+    assert all(c.headers["content-type"] == "application/json" for c in fake.calls("POST") if c.path.startswith(FS))
 
 
 def test_patch_sends_if_match_and_fetches_the_etag_when_missing(fake, client):
@@ -110,6 +121,8 @@ def test_specs_by_name(fake, client):
     with pytest.raises(NotFoundError, match="no connectionSpecs named 'Nope'"):
         client.flow.connection_spec_by_name("Nope")
     assert client.flow.get_connection_spec("4f63")["name"] == "shopify"
+    assert fake.calls("GET", f"{FS}/connectionSpecs")[0].param("property") == ['name=="Nope"']
+    assert sent(fake)[-1] == ("GET", f"{FS}/connectionSpecs/4f63")
 
 
 def test_explore_root_table_and_preview_with_filters(fake, client):
@@ -132,6 +145,7 @@ def test_explore_root_table_and_preview_with_filters(fake, client):
 def test_test_connection(fake, client):
     fake.script("GET", f"{FS}/connections/c1/test", Reply(200, {"result": True}))
     assert client.flow.test_connection("c1") == {"result": True}
+    assert sent(fake) == [("GET", f"{FS}/connections/c1/test")]
 
 
 # -- Schema Registry -------------------------------------------------------------------------------------------
@@ -173,6 +187,10 @@ def test_schema_create_patch_delete_list_and_stats(fake, client):
     assert client.schemas.list_field_groups(property="meta:intendedToExtend") == [{"title": "Person"}]
     assert client.schemas.get_field_group("_xdm.context.profile-person-details") == {"title": "P"}
     assert client.schemas.stats() == {"tenantId": "aeplocal"}
+    assert fake.calls("POST", f"{SR}/tenant/schemas")[0].json() == {"title": "t"}
+    patch = fake.calls("PATCH", f"{SR}/tenant/schemas/_aeplocal.schemas.s")[0]
+    assert patch.json() == [{"op": "add"}] and patch.headers["content-type"] == "application/json"
+    assert ("DELETE", f"{SR}/tenant/schemas/_aeplocal.schemas.s") in sent(fake)
     classes = fake.calls("GET", f"{SR}/global/classes")[0]
     assert classes.headers["accept"] == "application/vnd.adobe.xed+json" and classes.param("orderby") == ["title"]
     assert fake.calls("GET", f"{SR}/global/fieldgroups")[0].param("property") == ["meta:intendedToExtend"]
@@ -202,6 +220,7 @@ def test_dataset_and_batch_lookups(fake, client):
     call = fake.calls("GET", f"{CAT}/batches")[0]
     assert (call.param("dataSet"), call.param("orderBy"), call.param("limit")) == (["d1"], ["desc:created"], ["100"])
     assert client.catalog.list_datasets(name="Orders") == {"d1": {"name": "Orders"}}
+    assert fake.calls("GET", f"{CAT}/dataSets")[0].param("name") == ["Orders"]
 
 
 def test_deletes_outside_flow_service(fake, client):
@@ -239,6 +258,11 @@ def test_mapping_sets(fake, client):
         "mappingSet": {"mappings": []},
     }
     assert fake.calls("GET", f"{DP}/mappingSets/m1")[0].param("version") == ["0"]
+    assert fake.calls("POST", f"{DP}/mappingSets")[0].json() == {"mappings": []}
+    assert fake.calls("POST", f"{DP}/mappingSets/validate")[0].json() == {"mappings": []}
+    # a page of 2 (limit), then the next from start=2
+    assert [(c.param("start"), c.param("limit")) for c in fake.calls("GET", f"{DP}/mappingSets")] == [
+        (["0"], ["2"]), (["2"], ["2"])]
 
 
 def test_data_access_files(fake, client):
@@ -255,6 +279,8 @@ def test_data_access_files(fake, client):
     assert client.data.list_batch_files("b1") == [{"dataSetFileId": "f1"}]
     assert client.data.get_file("f1")["data"][0]["name"] == "part-0.parquet"
     assert client.data.download("f1", "part-0.parquet") == b"PAR1\x00\xffbytes"
+    listing, download = fake.calls("GET", f"{EXP}/files/f1")
+    assert listing.param("path") == [] and download.param("path") == ["part-0.parquet"]
 
 
 def test_sandboxes(fake, client):
@@ -276,6 +302,9 @@ def test_sandboxes(fake, client):
     assert client.sandboxes.create("new", "New")["state"] == "creating"
     assert fake.calls("POST", f"{SBX}/sandboxes")[0].json() == {"name": "new", "title": "New", "type": "development"}
     assert client.sandboxes.delete("dev")["state"] == "deleted"
+    assert [c.param("offset") for c in fake.calls("GET", f"{SBX}/sandboxes")] == [[], ["1"]]
+    assert sent(fake)[-3:] == [("GET", f"{SBX}/sandboxes/dev"), ("POST", f"{SBX}/sandboxes"),
+                               ("DELETE", f"{SBX}/sandboxes/dev")]
 
 
 # -- run objects: both documented shapes ---------------------------------------------------------------------------

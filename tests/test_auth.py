@@ -42,7 +42,7 @@ def test_secret_is_masked_everywhere_but_reveal():
     assert s != "hunter2-secret"  # no equality with plain text
     assert hash(s) == hash(Secret(s)) and hash(s) != hash("hunter2-secret")
     assert "hunter2" not in repr([s, {"k": s}])
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="^Secret wants a str, not int$"):
         Secret(123)  # type: ignore[arg-type]
 
 
@@ -93,7 +93,7 @@ def test_static_token_is_used_without_ims_until_invalidated(fake):
     assert tokens.token() == "static-token"
     assert not tokens.can_refresh
     tokens.invalidate()
-    with pytest.raises(AuthError) as info:
+    with pytest.raises(AuthError, match="^access token expired: ") as info:
         tokens.token()
     assert str(info.value) == EXPIRED_HINT
     assert fake.calls("POST", "/ims/token/v3") == []
@@ -120,7 +120,7 @@ def test_ims_error_body_becomes_auth_error_without_the_secret(fake):
         "/ims/token/v3",
         Reply(400, {"error": "invalid_client", "error_description": "invalid client_secret parameter"}),
     )
-    with pytest.raises(AuthError) as info:
+    with pytest.raises(AuthError, match="^400 invalid_client invalid client_secret parameter") as info:
         TokenProvider(profile_for(fake, client_secret="ims-secret-xyz")).token()
     text = str(info.value)
     assert text == f"400 invalid_client invalid client_secret parameter (POST {fake.url}/ims/token/v3)"

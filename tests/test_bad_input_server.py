@@ -53,9 +53,10 @@ def target(tmp_path_factory):
         batch_id = next(iter(client.catalog.list_batches(out["ids"]["dataset"])))
         file_id = client.data.list_batch_files(batch_id)[0]["dataSetFileId"]
         created = client.flow.create_connection(_conn_body("patch target"))
+        admin = {"Authorization": f"Bearer {server.admin_token}"}
         for cid, secret, org in ((OTHER_CLIENT, OTHER_SECRET, OTHER_ORG), (REVOKED_CLIENT, REVOKED_SECRET, DEV_ORG_ID)):
             r = requests.post(f"{url}/aep-local/clients", json={"client_id": cid, "client_secret": secret,
-                                                                "org_id": org}, timeout=10)
+                                                                "org_id": org}, timeout=10, headers=admin)
             assert r.status_code == 201, r.text
         other_token = _token(url, OTHER_CLIENT, OTHER_SECRET)
         r = requests.post(f"{url}/data/foundation/sandbox-management/sandboxes",
@@ -64,7 +65,8 @@ def target(tmp_path_factory):
                                    "x-gw-ims-org-id": OTHER_ORG}, timeout=10)
         assert r.status_code == 202, r.text
         revoked_token = _token(url, REVOKED_CLIENT, REVOKED_SECRET)
-        assert requests.delete(f"{url}/aep-local/clients/{REVOKED_CLIENT}", timeout=10).status_code == 204
+        assert requests.delete(f"{url}/aep-local/clients/{REVOKED_CLIENT}", timeout=10,
+                               headers=admin).status_code == 204
         server.values = {
             "DEV_CLIENT": DEV_CLIENT_ID, "DEV_SECRET": DEV_CLIENT_SECRET, "DEV_TOKEN": _token(url, DEV_CLIENT_ID,
                                                                                               DEV_CLIENT_SECRET),

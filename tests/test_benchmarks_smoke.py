@@ -63,3 +63,13 @@ def test_statistics_helpers():
     assert common.percentile([1, 2, 3, 4, 5], 50) == 3
     assert common.percentile(list(range(101)), 99) == pytest.approx(99)
     assert common.percentile([7.0], 99) == 7.0
+
+
+def test_a_missed_target_fails_the_run(capsys):
+    met = common.result("a", "A", "tiny", targets=[common.target("fast", "<= 1.3", "1.2", True)])
+    missed = common.result("b", "B", "tiny", targets=[common.target("slow", "<= 1.3", "1.4", False),
+                                                      common.target("told", "reported", "9", None)])
+    assert runner.exit_status([met]) == 0
+    assert runner.exit_status([met, missed]) == 1
+    assert "target missed -- B: slow" in capsys.readouterr().err
+    assert runner.exit_status([common.result("c", "C", "tiny", status="error")]) == 1

@@ -11,6 +11,11 @@ root (``-e .[lab]`` installs the project itself), runs ``binder/postBuild`` once
   fresh kernel auto-loads ``aep_magics`` (and did not before), then -- through ``binder/start`` itself, like a
   launch -- executes every tutorial notebook in order, all sharing the AEP Local data dir postBuild prepared, and
   asserts no error output and nothing on stderr.
+- ``test_binder_requirements_resolve_without_an_index`` (the default, a few seconds): what
+  ``binder/requirements.txt`` installs (the project's dependencies with the extras it names, from
+  ``pyproject.toml``) resolves with ``pip install --dry-run --no-index`` against the current venv -- the one the
+  launch test above runs the notebooks in -- and leaves nothing to install: Binder gets no package that was not
+  tested.
 - ``test_binder_build_in_fresh_venv`` (``-m slow``, ~4 min): the same, in a brand-new venv (no system site
   packages) into which ``pip install -r binder/requirements.txt`` installs a staged copy of the repository (pip's
   cache and the configured indexes are used as they are).
@@ -225,14 +230,60 @@ def test_binder_python_satisfies_requires_python(tmp_path):
 
 
 def test_binder_launch_in_current_env(tmp_path):
-    pytest.importorskip("nbclient")
-    pytest.importorskip("ipykernel")
-    if shutil.which("bash") is None:
-        pytest.skip("binder/postBuild and binder/start are bash scripts")
+    assert shutil.which("bash"), "binder/postBuild and binder/start are bash scripts: install bash"
     repo = _stage(tmp_path / "repo")  # the notebooks run where Binder runs them, but never in this checkout
     home = tmp_path / "home"
     home.mkdir()
     _launch(repo, Path(sys.executable), home, tmp_path)
+
+
+# -- the build, bounded: resolved against the current venv, no index ------------------------------------------------
+
+
+def binder_requirements() -> list[str]:
+    """The requirements ``binder/requirements.txt`` installs, with the project line (``-e .[lab]``) replaced by the
+    project's dependencies and those of the extras it names (an extra naming the project again, like
+    ``aep-magics[local]``, is followed)."""
+    import tomllib
+
+    from packaging.requirements import Requirement
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    name = project["name"]
+
+    def extras(names: set[str], seen: set[str]) -> list[str]:
+        found: list[str] = []
+        for extra in sorted(names - seen):
+            assert extra in project["optional-dependencies"], f"requirements.txt names an unknown extra {extra!r}"
+            seen.add(extra)
+            for line in project["optional-dependencies"][extra]:
+                req = Requirement(line)
+                found += extras(set(req.extras), seen) if req.name == name else [line]
+        return found
+
+    out: list[str] = []
+    for line in _requirements():
+        project_line = re.fullmatch(r"(?:-e\s+)?\.(?:\[([\w,\s-]+)\])?", line)
+        if project_line:
+            named = {e.strip() for e in (project_line.group(1) or "").split(",") if e.strip()}
+            out += [*project["dependencies"], *extras(named, set())]
+        else:
+            out.append(line)
+    return out
+
+
+def test_binder_requirements_resolve_without_an_index(tmp_path):
+    requirements = binder_requirements()
+    assert any(r.startswith("jupyterlab") for r in requirements) and any(r.startswith("pyarrow") for r in requirements)
+    report = tmp_path / "report.json"
+    result = subprocess.run([sys.executable, "-m", "pip", "install", "--dry-run", "--no-index", "--quiet",
+                             "--disable-pip-version-check", "--report", str(report), *requirements],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, (
+        f"binder/requirements.txt needs what this environment lacks (install it here and run the tests):\n"
+        f"{result.stderr[-3000:]}")
+    wanted = [f"{i['metadata']['name']}=={i['metadata']['version']}" for i in json.loads(report.read_text())["install"]]
+    assert wanted == [], f"Binder would install packages the tests never ran with: {wanted}"
 
 
 # -- the build, in a fresh venv -------------------------------------------------------------------------------------
@@ -251,8 +302,7 @@ def test_binder_build_in_fresh_venv(request, tmp_path):
     markexpr = request.config.getoption("markexpr", "") or ""
     if "slow" not in markexpr and not os.environ.get("AEP_BINDER_FULL"):
         pytest.skip("builds a fresh venv (~2-4 min): run with -m slow (or AEP_BINDER_FULL=1)")
-    if shutil.which("bash") is None:
-        pytest.skip("binder/postBuild and binder/start are bash scripts")
+    assert shutil.which("bash"), "binder/postBuild and binder/start are bash scripts: install bash"
     repo = _stage(tmp_path / "repo")
     venv = tmp_path / "venv"
     base_python = getattr(sys, "_base_executable", sys.executable)

@@ -13,7 +13,8 @@ The French twin ``notebooks/fr/03-ingestion-ecommerce.ipynb`` is opened with Jup
 each in-page link of its dataflow section, clicked, scrolls the notebook to the heading it names.
 
 Screenshots land in ``tests/artifacts/`` (git-ignored); two of them are copied to ``docs/screenshots/`` for the
-README. Needs ``/usr/bin/chromium`` (Debian's ``chromium`` package; ``.ci/run`` installs it), else it is skipped.
+README. Needs ``/usr/bin/chromium`` (Debian's ``chromium`` package; ``.ci/run`` installs it), else each test fails
+(never skips: a skipped browser test would let CI pass without a browser).
 """
 
 from __future__ import annotations
@@ -40,10 +41,16 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
 TOKEN = "aep-magics-browser-test"
 RUN_TIMEOUT_MS = 150_000
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is absent (Debian: apt-get install chromium)"),
-]
+pytestmark = [pytest.mark.browser]
+
+
+@pytest.fixture(autouse=True)
+def chromium() -> Path:
+    """Debian's Chromium, checked before anything starts: without it the test fails."""
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is absent: install Debian's chromium package (apt-get install chromium), "
+                    "as .ci/run does", pytrace=False)
+    return CHROMIUM
 
 # JupyterLab user settings: no news toast, no update check, every cell attached to the DOM (so every output is
 # there to query, whatever the scroll position).
@@ -105,9 +112,9 @@ def lab_default(tmp_path):
 
 
 def _jupyterlab(tmp_path, user_settings: dict):
-    playwright = pytest.importorskip("playwright.sync_api")  # noqa: F841
-    pytest.importorskip("jupyterlab")
-    pytest.importorskip("ipywidgets")
+    import ipywidgets  # noqa: F401  (the [test] extra installs them: a missing one is a failure, not a skip)
+    import jupyterlab  # noqa: F401
+    import playwright.sync_api  # noqa: F401
 
     root = tmp_path / "notebooks"
     shutil.copytree(ROOT / "notebooks", root, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 
 import pytest
 
@@ -210,7 +211,7 @@ def test_kit_flat_config(tmp_path):
     ],
 )
 def test_missing_value_is_one_line_naming_its_sources(given, needle):
-    with pytest.raises(ConfigError) as info:
+    with pytest.raises(ConfigError, match=re.escape(needle)) as info:
         load_profile(**given)
     text = str(info.value)
     assert needle in text
@@ -244,7 +245,7 @@ def test_profile_is_frozen_masked_and_switches_sandbox():
     assert p.scopes == "a,b"
     assert "very-secret-1" not in repr(p) and "********" in repr(p)
     assert p.as_dict()["client_secret"] == "********"
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(dataclasses.FrozenInstanceError, match="cannot assign to field 'sandbox'"):
         p.sandbox = "x"  # type: ignore[misc]
     q = p.with_sandbox("dev")
     assert (q.sandbox, p.sandbox) == ("dev", "prod")

@@ -1,6 +1,6 @@
 """Contract fuzzing of AEP Local against Adobe's own OpenAPI documents (``specs/adobe/``).
 
-Schemathesis (4.x Python API) loads Adobe's Flow Service, Catalog, Data Prep and Schema Registry specifications and
+Schemathesis (4.x Python API) loads Adobe's Flow Service, Catalog, Data Prep, Schema Registry, Query Service specs and
 generates requests -- valid ones and, with the negative mode, invalid ones -- for every operation of them that AEP
 Local serves. Which operations those are is derived from AEP Local's own routing table (the routes every service
 lists), so an operation AEP Local starts to serve is fuzzed without a change here. Each request goes over loopback to
@@ -52,7 +52,7 @@ from aep_magics.local.platform import DEV_CLIENT_ID, DEV_CLIENT_SECRET, DEV_ORG_
 from aep_magics.local.server import App
 
 SPECS_DIR = Path(__file__).resolve().parents[1] / "specs" / "adobe"
-SPEC_NAMES = ("flow-service", "catalog", "data-prep", "schema-registry")
+SPEC_NAMES = ("flow-service", "catalog", "data-prep", "schema-registry", "query-service")
 CONTRACT_CI_EXAMPLES = int(os.environ.get("AEP_CONTRACT_EXAMPLES", "4"))
 CONTRACT_SLOW_EXAMPLES = 200
 CHECKS = {"not_a_server_error": not_a_server_error, "response_schema_conformance": response_schema_conformance}
@@ -438,6 +438,7 @@ test_flow_service, test_flow_service_slow = _tests("flow-service")
 test_catalog, test_catalog_slow = _tests("catalog")
 test_data_prep, test_data_prep_slow = _tests("data-prep")
 test_schema_registry, test_schema_registry_slow = _tests("schema-registry")
+test_query_service, test_query_service_slow = _tests("query-service")
 
 
 def test_served_operations_follow_the_routing_table():

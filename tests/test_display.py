@@ -120,6 +120,59 @@ def test_secrets_masked_in_every_view():
     assert "https://shop.example" in text  # only secrets are masked
 
 
+#: A token rotation as ``%%aep PATCH /data/foundation/flowservice/connections/{id}`` sends it: a JSON Patch body
+#: (a list) whose operations on secret paths carry the new secrets, next to one that is no secret.
+ROTATION = [
+    {"op": "replace", "path": "/auth/params/accessToken", "value": "shpat_ROTATED_9f2c"},
+    {"op": "add", "path": "/auth/params",
+     "value": {"host": "https://shop.example", "accessToken": "shpat_NESTED_5d1e"}},
+    {"op": "replace", "path": "/auth/params/client~1Secret", "value": 98765432101234},
+    {"op": "replace", "path": "/description", "value": "rotated on Monday"},
+]
+LISTED_SECRETS = ("shpat_ROTATED_9f2c", "shpat_NESTED_5d1e", "98765432101234", "shpat_ITEM_3b7a", "pw-DEEP-4444",
+                  "key-LIST-1111", "key-LIST-2222")
+
+
+def test_mask_secrets_reaches_into_lists_and_json_patch_bodies():
+    masked = display.mask_secrets(ROTATION)
+    assert [masked[0]["value"], masked[2]["value"]] == ["********"] * 2
+    assert masked[1]["value"] == {"host": "https://shop.example", "accessToken": "********"}
+    assert masked[3] == ROTATION[3]                                   # not a secret path: shown as sent
+    assert display.mask_secrets([[{"password": "pw-DEEP-4444", "user": "jim"}]]) == [[{"password": "********",
+                                                                                        "user": "jim"}]]
+    assert display.mask_secrets({"items": [{"id": "c1", "auth": {"params": {"accessToken": "shpat_ITEM_3b7a"}}}]}) \
+        == {"items": [{"id": "c1", "auth": {"params": {"accessToken": "********"}}}]}
+    assert display.mask_secrets({"apiKeys": ["key-LIST-1111", "key-LIST-2222"]}) == {"apiKeys": "********"}
+    assert ROTATION[0]["value"] == "shpat_ROTATED_9f2c"                  # a copy: the body sent is untouched
+
+
+def test_secrets_in_lists_masked_in_every_view():
+    """A PATCH with a JSON Patch body answered by a list of connections: no view shows a listed secret."""
+    from aep_magics.http import PreparedCall
+    from aep_magics.magics.ops import to_request
+
+    path = "/data/foundation/flowservice/connections/c1"
+    call = PreparedCall("PATCH", "https://platform.adobe.io" + path, path,
+                        {"Content-Type": "application/json", "If-Match": '"e1"'}, json=ROTATION)
+    request = to_request(call)
+    assert request.body == ROTATION                                    # the record keeps what was sent
+    items = [{"id": "c1", "name": "Shopify", "auth": {"params": {"accessToken": "shpat_ITEM_3b7a"}},
+              "history": [[{"password": "pw-DEEP-4444"}]], "apiKeys": ["key-LIST-1111", "key-LIST-2222"]}]
+    result = Result("PATCH connection", id="c1", body={"items": items}, status=200, request=request,
+                    calls=[request])
+    listing = ListResult("connections", items, columns=["id", "name", "auth", "history"], status=200,
+                         request=request, calls=[request])
+    outputs = []
+    for widgets in (False, True):
+        display.options.widgets = widgets
+        outputs += [obj._repr_mimebundle_() for obj in (result, listing, DryRun([request]), CurlView([request]))]
+    states = widget_states(result.widget()) + widget_states(DryRun([request]).widget())
+    text = all_text(outputs) + all_text(states) + repr(result) + repr(listing) + request.curl
+    for secret in LISTED_SECRETS:
+        assert secret not in text, secret
+    assert "********" in text and "rotated on Monday" in text and "/auth/params/accessToken" in text
+
+
 def test_dry_run_view():
     display.options.widgets = False
     request = Request("POST", "https://platform.adobe.io/data/foundation/flowservice/flows",
@@ -426,3 +479,13 @@ def test_mapping_checks_are_visible_without_a_click():
     header, tabs = result._widget_parts()
     assert "Mapping validation" in header and "a@example.com" in header
     assert [t for t, _ in tabs] == ["Response", "Request", "curl"]
+
+
+def test_the_schema_of_a_secret_field_is_shown_but_a_value_is_not():
+    from aep_magics.display.results import MASK, mask_secrets
+
+    spec = {"properties": {"accessToken": {"type": "string", "format": "password", "description": "The token"}}}
+    assert mask_secrets(spec) == spec
+    for value in ({"type": "string", "value": "CANARY"}, {"type": "string", "default": "CANARY"},
+                  {"nested": "CANARY"}, ["CANARY"], 12345):
+        assert mask_secrets({"accessToken": value}) == {"accessToken": MASK}

@@ -191,7 +191,7 @@ def test_connection_specs_list_lookup_and_names_checked(platform, client, aep):
     assert platform.calls("GET", f"{FS}/connectionSpecs")[-1][2]["property"] == 'name=="hubspot"'
     assert client.flow.get_connection_spec("cc6a4487-9e91-433e-a3a3-9cf6626c1806")["name"] == "hubspot"
     # the filter answered with another spec: not taken for the one asked
-    with pytest.raises(NotFoundError) as caught:
+    with pytest.raises(NotFoundError, match="no connectionSpecs named 'shopify'") as caught:
         client.flow.connection_spec_by_name("shopify")
     one_line(caught.value, "'shopify'", "hubspot")
     listed = cell(aep, f"%aep GET {FS}/connectionSpecs")
@@ -255,7 +255,7 @@ def test_explore_table_answered_with_the_specs_array_says_so(platform, client, a
     # mapping preview rows from a source connection read the same answer
     platform.serve("GET", f"{FS}/sourceConnections/src-1",
                    {"items": [{"id": "src-1", "baseConnectionId": CONN, "params": {"tableName": "Shopify.Orders"}}]})
-    with pytest.raises(AEPError) as caught:
+    with pytest.raises(AEPError, match=r"object=Shopify\.Orders answered a list of 1 object") as caught:
         ops.source_rows(client, "src-1")
     one_line(caught.value, "Shopify.Orders", "flow-service.yaml")
 
@@ -593,7 +593,7 @@ def test_mapping_set_list_in_both_documented_shapes_and_reuse(platform, client, 
 
 def test_mapping_set_list_of_no_documented_shape(platform, client, aep):
     platform.serve("GET", f"{DP}/mappingSets", {"data": "428beb15b4864daaaa9dc3f005448005", "_page": {"count": 1}})
-    with pytest.raises(AEPError) as caught:
+    with pytest.raises(AEPError, match=f"^unexpected answer to GET {DP}/mappingSets: ") as caught:
         client.dataprep.list_mapping_sets()
     one_line(caught.value, f"GET {DP}/mappingSets", "data as a string")
     error = failing(aep, f"%%aep_mapping -q --if-exists reuse\n{MAPPING_BODY}")

@@ -18,7 +18,9 @@ after it (recovery runs before the server answers):
 - no partial batch is visible: every ``success`` batch's Parquet files download through Data Access, parse, and
   hold exactly the batch's ``recordCount`` rows; no staging directory is left in the lake.
 
-The summary (``pytest -s``) counts kills, acknowledged writes, runs interrupted and recovered, batches checked.
+The summary (``pytest -s``) counts kills, acknowledged writes, runs interrupted and recovered, batches checked, writes
+lost and integrity checks passed, all measured. The test fails when the run tested nothing: no flow created, no batch
+verified, or no kill during a batch write.
 """
 
 from __future__ import annotations
@@ -264,19 +266,23 @@ def check_after_restart(url: str, data_dir: Path, ledger: Ledger, stats: collect
     s = c.session
     # every acknowledged write survived, with its last acknowledged value
     connections = {x["id"]: x for x in s.iter_flow(f"{FLOW}/connections", {"limit": 1000})}
+    datasets = dict(s.iter_catalog(f"{CATALOG}/dataSets", limit=100))
+    flows = {x["id"]: x for x in s.iter_flow(f"{FLOW}/flows", {"limit": 1000})}
     lost = [cid for cid in ledger.connections if cid not in connections]
-    assert not lost, f"acknowledged connections lost: {lost[:5]}"
     stale = [cid for cid, name in ledger.connections.items()
-             if connections[cid]["name"] not in (name, ledger.in_flight.get(cid))]
+             if cid in connections and connections[cid]["name"] not in (name, ledger.in_flight.get(cid))]
+    lost_datasets = [d for d in ledger.datasets if d not in datasets]
+    renamed_datasets = [d for d, n in ledger.datasets.items() if d in datasets and datasets[d]["name"] != n]
+    lost_flows = sorted(ledger.flows - set(flows))
+    stats["lost_writes"] += len(lost) + len(stale) + len(lost_datasets) + len(renamed_datasets) + len(lost_flows)
+    assert not lost, f"acknowledged connections lost: {lost[:5]}"
     assert not stale, f"acknowledged renames lost: {[(cid, connections[cid]['name']) for cid in stale[:5]]}"
     for cid in list(ledger.in_flight):  # settled: the cut rename was applied or it was not
         ledger.connections[cid] = connections[cid]["name"]
         del ledger.in_flight[cid]
-    datasets = dict(s.iter_catalog(f"{CATALOG}/dataSets", limit=100))
-    assert not [d for d in ledger.datasets if d not in datasets], "acknowledged datasets lost"
-    assert all(datasets[d]["name"] == n for d, n in ledger.datasets.items())
-    flows = {x["id"]: x for x in s.iter_flow(f"{FLOW}/flows", {"limit": 1000})}
-    assert ledger.flows <= set(flows), "acknowledged flows lost"
+    assert not lost_datasets, f"acknowledged datasets lost: {lost_datasets[:5]}"
+    assert not renamed_datasets, f"datasets with another name than acknowledged: {renamed_datasets[:5]}"
+    assert not lost_flows, f"acknowledged flows lost: {lost_flows[:5]}"
 
     # every listed resource can be fetched
     for kind in ("connections", "sourceConnections", "targetConnections", "flows"):
@@ -350,6 +356,7 @@ def durability(tmp_path: Path, kills: int, window: tuple[float, float] = (0.2, 1
     stats: collections.Counter[str] = collections.Counter()
     interrupted_runs = 0
     verified: set[str] = set()
+    checks: list[str] = []  # PRAGMA integrity_check after every kill and at the end
     timings: collections.Counter[str] = collections.Counter()
     proc, url = _serve(data)
     try:
@@ -365,7 +372,8 @@ def durability(tmp_path: Path, kills: int, window: tuple[float, float] = (0.2, 1
             work.join()
             stats["kills"] += 1
             stats["kills_during_batch_write"] += bool(inflight)
-            assert integrity(data) == "ok", f"round {round_no}: integrity_check failed"
+            checks.append(integrity(data))
+            assert checks[-1] == "ok", f"round {round_no}: integrity_check answered {checks[-1]!r}"
             t0 = time.perf_counter()
             proc, url = _serve(data)
             t1 = time.perf_counter()
@@ -374,7 +382,8 @@ def durability(tmp_path: Path, kills: int, window: tuple[float, float] = (0.2, 1
             timings["check_s"] += time.perf_counter() - t1
             interrupted_runs = stats["runs_interrupted_total"]
         _stop(proc)
-        assert integrity(data) == "ok"
+        checks.append(integrity(data))
+        assert checks[-1] == "ok", f"after the last stop: integrity_check answered {checks[-1]!r}"
     finally:
         if proc.poll() is None:
             _kill9(proc)
@@ -383,18 +392,28 @@ def durability(tmp_path: Path, kills: int, window: tuple[float, float] = (0.2, 1
                "connections": len(ledger.connections), "datasets": len(ledger.datasets), "flows": len(ledger.flows),
                "runs": stats["runs_final"], "runs_success": stats["runs_success_total"],
                "runs_failed_by_crash_recovery": interrupted_runs, "batches_verified": stats["batches_verified"],
-               "rows_verified": stats["rows_verified"], "resources_fetched": stats["fetched"], "lost_writes": 0,
-               "integrity_check": "ok", **{k: round(v, 1) for k, v in timings.items()}}
+               "rows_verified": stats["rows_verified"], "resources_fetched": stats["fetched"],
+               "lost_writes": stats["lost_writes"],
+               "integrity_checks_ok": f"{checks.count('ok')}/{len(checks)}",
+               **{k: round(v, 1) for k, v in timings.items()}}
     print("\nDURABILITY " + json.dumps(summary, sort_keys=True))
     return summary
 
 
+def assert_the_workload_was_tested(summary: dict[str, Any], kills: int) -> None:
+    """A round that created nothing, or kills that never hit a batch being written, would prove nothing."""
+    assert summary["kills"] == kills
+    assert summary["flows"] > 0, f"no flow was created: nothing ran when the server was killed ({summary})"
+    assert summary["runs"] > 0 and summary["batches_verified"] > 0, f"no batch was written and checked ({summary})"
+    assert summary["kills_during_batch_write"] > 0, f"no kill came while a batch was being written ({summary})"
+    assert summary["acknowledged_writes"] > 0 and summary["resources_fetched"] > 0, summary
+    assert summary["lost_writes"] == 0 and summary["integrity_checks_ok"] == f"{kills + 1}/{kills + 1}", summary
+
+
 def test_kill_9_at_random_points(tmp_path: Path):
-    summary = durability(tmp_path, KILLS)
-    assert summary["kills"] == KILLS
+    assert_the_workload_was_tested(durability(tmp_path, KILLS), KILLS)
 
 
 @pytest.mark.slow
 def test_kill_9_at_random_points_soak(tmp_path: Path):
-    summary = durability(tmp_path, KILLS_SLOW, window=(0.5, 3.0))
-    assert summary["kills"] == KILLS_SLOW
+    assert_the_workload_was_tested(durability(tmp_path, KILLS_SLOW, window=(0.5, 3.0)), KILLS_SLOW)

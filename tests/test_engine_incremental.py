@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 import requests
-from test_engine_e2e import EXPORT, ORDERS, Kit
+from test_engine_e2e import EXPORT, Kit, store_rows
 
 from aep_magics import local
 
@@ -35,7 +35,8 @@ def kit():
 
 
 def advance(kit: Kit, seconds: int) -> None:
-    r = requests.post(f"{kit.aep.url}/aep-local/clock", json={"advance": seconds}, timeout=60)
+    r = requests.post(f"{kit.aep.url}/aep-local/clock", json={"advance": seconds}, timeout=60,
+                      headers={"Authorization": f"Bearer {kit.aep.admin_token}"})
     assert r.status_code == 200, r.text
     kit.idle()
 
@@ -79,8 +80,7 @@ def check_no_loss_no_duplicates(kit: Kit, runs: list[dict[str, Any]], start_ms: 
     assert not set(ok) & set(failed)
     last_end = wins[-1][1] // 1000
     lo = start_ms // 1000 if start_ms else None
-    expected = [f"{r['Order_Id']}|{r['Updated_At']}" for r in
-                kit.platform.shop.read(ORDERS, columns=["Order_Id", "Updated_At"], window=(lo, last_end)).to_pylist()]
+    expected = [f"{r['Order_Id']}|{r['Updated_At']}" for r in store_rows(kit, ["Order_Id", "Updated_At"], lo, last_end)]
     assert len(expected) == len(set(expected))
     assert set(ok) | set(failed) == set(expected)
     assert sum(r["metrics"]["recordSummary"]["inputRecordCount"] for r in runs) == len(expected)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import collections
 import json
+import re
 import socket
 import time
 from datetime import datetime, timezone
@@ -43,6 +44,11 @@ CRM_TO_AEP = "14518937-270c-4525-bdec-c2ba7cce3860"
 FLOW = "/data/foundation/flowservice"
 SANDBOXES = "/data/foundation/sandbox-management/sandboxes"
 BYPASS = {"x-aep-local-faults": "off"}
+
+
+def _admin(server) -> dict[str, str]:
+    """The credential of AEP Local's control plane (POST and DELETE under /aep-local/)."""
+    return {"Authorization": f"Bearer {server.admin_token}"}
 
 SEED = 5150
 ORDERS = 300
@@ -76,8 +82,11 @@ def test_spec_parsing():
     assert spec.exempt == ("/aep-local/", "/x/") and spec.active
     assert not FaultSpec.parse("").active and not FaultSpec.parse(None).active
     assert FaultSpec.parse("exempt=none").exempt == ()
-    for bad in ("429=2", "nope=0.1", "429", "500=x", "429=0.6,503=0.6", "latency=0.1:-1"):
-        with pytest.raises(FaultSpecError):
+    for bad, message in (("429=2", "2 is not a probability between 0 and 1"), ("nope=0.1", "unknown fault 'nope'"),
+                         ("429", "fault spec item '429' is not key=value"), ("500=x", "could not convert string"),
+                         ("429=0.6,503=0.6", "the exclusive fault probabilities add up to 1.2 > 1"),
+                         ("latency=0.1:-1", "latency takes a finite number of seconds from 0 to 30, not -1")):
+        with pytest.raises(FaultSpecError, match=re.escape(message)):
             FaultSpec.parse(bad)
 
 
@@ -105,7 +114,8 @@ def aep():
 def faults(aep):
     """Set a spec for one test; injection is off again afterwards."""
     def set_spec(spec: str) -> dict:
-        r = requests.post(f"{aep.url}/aep-local/faults", json={"spec": spec, "reset": True}, timeout=10)
+        r = requests.post(f"{aep.url}/aep-local/faults", json={"spec": spec, "reset": True}, timeout=10,
+                          headers=_admin(aep))
         assert r.status_code == 200, r.text
         return r.json()
 
@@ -168,12 +178,12 @@ def test_504_is_processed_then_refused(aep, faults):
 def test_drop_before_and_after(aep, faults):
     token = _token(aep)
     faults("drop_before=1")
-    with pytest.raises(requests.ConnectionError):
+    with pytest.raises(requests.ConnectionError, match="Remote end closed connection without response"):
         requests.post(f"{aep.url}{FLOW}/connections", json=_conn_body("dropped-before"),
                       headers=_headers(aep, token), timeout=10)
     assert _count_named(aep, "connection", "dropped-before") == 0
     faults("drop_after=1")
-    with pytest.raises(requests.ConnectionError):
+    with pytest.raises(requests.ConnectionError, match="Remote end closed connection without response"):
         requests.post(f"{aep.url}{FLOW}/connections", json=_conn_body("dropped-after"),
                       headers=_headers(aep, token), timeout=10)
     assert _count_named(aep, "connection", "dropped-after") == 1
@@ -204,7 +214,7 @@ def test_exempt_paths_and_bypass_header(aep, faults):
     assert ok.status_code == 200
     stats = requests.get(f"{aep.url}/aep-local/faults", timeout=10).json()
     assert stats["requests"] == 1 and stats["injected"]["500"] == 1 and stats["exemptRequests"] >= 3
-    reset = requests.delete(f"{aep.url}/aep-local/faults", timeout=10).json()
+    reset = requests.delete(f"{aep.url}/aep-local/faults", timeout=10, headers=_admin(aep)).json()
     assert reset["total"] == 0 and reset["requests"] == 0 and reset["enabled"]
     faults("500=1,exempt=none")
     r = requests.post(f"{aep.url}/ims/token/v3", data={"grant_type": "client_credentials"}, timeout=10)
@@ -212,7 +222,7 @@ def test_exempt_paths_and_bypass_header(aep, faults):
 
 
 def test_control_endpoint_refuses_bad_specs(aep, faults):
-    r = requests.post(f"{aep.url}/aep-local/faults", json={"spec": "429=7"}, timeout=10)
+    r = requests.post(f"{aep.url}/aep-local/faults", json={"spec": "429=7"}, timeout=10, headers=_admin(aep))
     assert r.status_code == 400 and r.json()["title"] == "BadRequestError"
     assert requests.put(f"{aep.url}/aep-local/faults", timeout=10).status_code == 405
     assert requests.get(f"{aep.url}/aep-local/faults", timeout=10).json()["enabled"] is False
@@ -393,7 +403,7 @@ def test_tutorial_sequence_survives_heavy_faults_soak(tmp_path):
 
         def set_spec(spec: str) -> dict:
             return requests.post(f"{server.url}/aep-local/faults", json={"spec": spec, "reset": True},
-                                 timeout=10).json()
+                                 timeout=10, headers=_admin(server)).json()
 
         summary = soak(server, set_spec, SOAK_SLOW)
     assert summary["duplicates"] == 0 and summary["rows_lost"] == 0 and summary["rows_extra"] == 0
@@ -413,7 +423,8 @@ class _TokenCounter:
 
 def test_token_expiring_mid_sequence_is_refreshed(aep, faults):
     faults("")
-    requests.post(f"{aep.url}/aep-local/token-lifetime", json={"seconds": 60}, timeout=10).raise_for_status()
+    requests.post(f"{aep.url}/aep-local/token-lifetime", json={"seconds": 60}, timeout=10,
+                  headers=_admin(aep)).raise_for_status()
     try:
         profile = aep.profile()
         session = AEPSession(profile)
@@ -424,20 +435,23 @@ def test_token_expiring_mid_sequence_is_refreshed(aep, faults):
         conn = ops.create_connection(client, _conn_body("expiring token"), if_exists="reuse")
         assert counter.count == 1
         # the platform clock jumps past the token's 60 s lifetime: the next call gets 401, refreshes, goes on
-        requests.post(f"{aep.url}/aep-local/clock", json={"advance": 120}, timeout=10).raise_for_status()
+        requests.post(f"{aep.url}/aep-local/clock", json={"advance": 120}, timeout=10,
+                      headers=_admin(aep)).raise_for_status()
         again = ops.create_connection(client, _conn_body("expiring token"), if_exists="reuse")
         assert again.reused and again.id == conn.id
-        requests.post(f"{aep.url}/aep-local/clock", json={"advance": 120}, timeout=10).raise_for_status()
+        requests.post(f"{aep.url}/aep-local/clock", json={"advance": 120}, timeout=10,
+                      headers=_admin(aep)).raise_for_status()
         assert client.flow.get_connection(conn.id)["name"] == "expiring token"
         assert counter.count >= 3  # one token, then one refresh per expiry: no error surfaced
     finally:
-        requests.post(f"{aep.url}/aep-local/token-lifetime", json={"seconds": 86399}, timeout=10)
+        requests.post(f"{aep.url}/aep-local/token-lifetime", json={"seconds": 86399}, timeout=10, headers=_admin(aep))
 
 
 def test_short_token_lifetime_in_wall_time(tmp_path):
     """Without a seed the platform clock is wall time: 1-second tokens expire between calls, nothing surfaces."""
     with local.start(tmp_path / "wall", scheduler=False) as server:
-        requests.post(f"{server.url}/aep-local/token-lifetime", json={"seconds": 1}, timeout=10).raise_for_status()
+        requests.post(f"{server.url}/aep-local/token-lifetime", json={"seconds": 1}, timeout=10,
+                      headers=_admin(server)).raise_for_status()
         profile = server.profile()
         session = AEPSession(profile)
         session.tokens = TokenProvider(profile, session.http, refresh_margin=0)
@@ -454,7 +468,7 @@ def test_revoked_client_gives_one_actionable_error(aep, faults):
     faults("")
     secret = "rotate-me-secret"
     r = requests.post(f"{aep.url}/aep-local/clients", json={"client_id": "soon-revoked", "client_secret": secret,
-                                                            "org_id": DEV_ORG_ID}, timeout=10)
+                                                            "org_id": DEV_ORG_ID}, timeout=10, headers=_admin(aep))
     assert r.status_code == 201, r.text
     from aep_magics.auth import Secret
     from aep_magics.config import Profile
@@ -463,8 +477,9 @@ def test_revoked_client_gives_one_actionable_error(aep, faults):
                       client_id="soon-revoked", client_secret=Secret(secret))
     client = AEPClient(AEPSession(profile))
     assert client.flow.list_flow_specs()
-    assert requests.delete(f"{aep.url}/aep-local/clients/soon-revoked", timeout=10).status_code == 204
-    with pytest.raises(AuthError) as info:
+    assert requests.delete(f"{aep.url}/aep-local/clients/soon-revoked", timeout=10,
+                           headers=_admin(aep)).status_code == 204
+    with pytest.raises(AuthError, match="^401 invalid_client invalid client_id or client_secret: ") as info:
         client.flow.list_flow_specs()
     text = str(info.value)
     lines = info.value._render_traceback_()

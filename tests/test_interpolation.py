@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from helpers.shell import failing, magic_shell
 
 from aep_magics.auth import Secret
 from aep_magics.display import Result
 from aep_magics.errors import InputError
-from aep_magics.magics.body import interpolate_text, parse_body
+from aep_magics.magics.body import expand_braces, interpolate_text, parse_body
+from aep_magics.runs import Run
 from aep_magics.magics.ops import interpolate_path
 
 
@@ -62,7 +66,7 @@ def test_reference_in_a_key():
 
 
 def test_unknown_name_is_named():
-    with pytest.raises(InputError) as err:
+    with pytest.raises(InputError, match="there is no variable named 'srcx' in the notebook") as err:
         parse_body('{"a": "{{srcx.id}}"}', NS)
     assert "srcx" in str(err.value)
     assert len(err.value._render_traceback_()) == 1
@@ -75,10 +79,10 @@ def test_unknown_attribute_and_key():
         parse_body('{"a": {{cfg["nope"]}}}', NS)
 
 
-def test_result_stands_for_its_id_and_secret_for_its_value():
+def test_result_stands_for_its_id():
     result = Result("SourceConnection", id="abc-1", body={"id": "abc-1"})
-    body = parse_body('{"ids": [{{r}}], "s": "{{r}}", "tok": "{{tok}}"}', {"r": result, "tok": Secret("shpat_1234")})
-    assert body == {"ids": ["abc-1"], "s": "abc-1", "tok": "shpat_1234"}
+    body = parse_body('{"ids": [{{r}}], "s": "{{r}}"}', {"r": result})
+    assert body == {"ids": ["abc-1"], "s": "abc-1"}
 
 
 def test_value_without_json_form():
@@ -111,13 +115,13 @@ def test_yaml_body_with_references():
 
 def test_malformed_json_names_line_and_column():
     text = '{\n  "a": 1,\n  "b" 2\n}'
-    with pytest.raises(InputError) as err:
+    with pytest.raises(InputError, match="^Malformed JSON in the cell body at line 3, column 7: ") as err:
         parse_body(text, NS)
     assert "line 3, column 7" in str(err.value)
 
 
 def test_column_counts_the_original_text():
-    with pytest.raises(InputError) as err:
+    with pytest.raises(InputError, match="^Malformed JSON in the cell body at line 1, column 23: ") as err:
         parse_body('{"x": "{{cfg.table}}" "y": 1}', NS)
     assert "line 1, column 23" in str(err.value)
 
@@ -128,7 +132,7 @@ def test_trailing_comma_hint():
 
 
 def test_malformed_yaml_names_line_and_column():
-    with pytest.raises(InputError) as err:
+    with pytest.raises(InputError, match="^Malformed YAML in the cell body at line 2, column 2: ") as err:
         parse_body("a: [1, 2\nb: 3\n", NS)
     assert "Malformed YAML" in str(err.value) and "line 2" in str(err.value)
 
@@ -142,3 +146,99 @@ def test_line_arguments_and_paths():
     assert interpolate_path("/tenant/schemas/{{cfg['$id']}}", NS) == "/tenant/schemas/https%3A%2F%2Fns.adobe.com%2Fx"
     with pytest.raises(InputError, match="nope"):
         interpolate_text("{{nope}}", NS)
+
+
+# -- what a reference may read (red-team findings: dunders, property getters, secrets) --------------------------
+
+
+class Tripwire:
+    """An object whose code must never run while a reference is resolved."""
+
+    ran: list[str] = []
+
+    def __init__(self):
+        self.plain = "stored"
+
+    @property
+    def computed(self):
+        Tripwire.ran.append("property")
+        return "computed"
+
+    def __getattr__(self, name):
+        Tripwire.ran.append(f"__getattr__ {name}")
+        return "made up"
+
+    def __getitem__(self, key):
+        Tripwire.ran.append(f"__getitem__ {key}")
+        return "made up"
+
+    def method(self):
+        Tripwire.ran.append("method")
+
+
+class Slotted:
+    __slots__ = ("value",)
+
+    def __init__(self):
+        self.value = 7
+
+
+@pytest.mark.parametrize("ref", ["src.__class__", "src.__dict__", "src._private", "cfg.__len__", "_hidden",
+                                 "src.body.__class__.__init__.__globals__"])
+def test_underscore_names_are_refused(ref):
+    ns = {**NS, "_hidden": 1}
+    with pytest.raises(InputError, match=f"^{re.escape('{{' + ref + '}}')}: '_.*' starts with _: ") as err:
+        parse_body(f'{{"a": {{{{{ref}}}}}}}', ns)
+    assert "starts with _" in str(err.value) and len(err.value._render_traceback_()) == 1
+
+
+@pytest.mark.parametrize("ref, refusal", [
+    ("trip.computed", "computed by code"),
+    ("trip.missing", "has no attribute 'missing'"),
+    ("trip[0]", "[...] reads dicts, lists"),
+    ("trip.method", "computed by code"),
+])
+def test_no_code_of_an_arbitrary_object_runs(ref, refusal):
+    Tripwire.ran.clear()
+    with pytest.raises(InputError, match=re.escape(refusal)):
+        parse_body(f'{{"a": "{{{{{ref}}}}}"}}', {"trip": Tripwire()})
+    assert Tripwire.ran == []
+    assert parse_body('{"a": "{{trip.plain}}", "b": {{slot.value}}}', {"trip": Tripwire(), "slot": Slotted()}) == {
+        "a": "stored", "b": 7}
+    assert Tripwire.ran == []
+
+
+def test_the_kits_own_objects_read_their_properties():
+    result = Result("Dataflow", id="f-1", body={"id": "f-1", "etag": '"e-1"', "items": [{"n": 1}]})
+    runs = [Run({"id": "r-1", "activities": [{"id": "promotionActivity", "targetInfo": [
+        {"reference": {"type": "Batch", "ids": ["B1"]}}]}]})]
+    body = parse_body('{"etag": "{{flow.etag}}", "batches": {{runs[0].batch_ids}}, "run": "{{runs[-1].id}}", '
+                      '"n": {{flow["items"][0].n}}, "page": {{page.items}}}',
+                      {"flow": result, "runs": runs, "page": {"items": [1, 2]}})
+    assert body == {"etag": '"e-1"', "batches": ["B1"], "run": "r-1", "n": 1, "page": [1, 2]}
+    with pytest.raises(InputError, match="is a method"):
+        parse_body('{"a": {{flow.summary}}}', {"flow": result})
+
+
+@pytest.mark.parametrize("ref", ["tok", "cfg.tok", "cfg['tok']", "holder.secret", "nested"])
+def test_a_secret_is_never_interpolated(ref):
+    secret = Secret("shpat_CANARY_interpolation_1234")
+    holder = Src()
+    holder.secret = secret
+    ns = {"tok": secret, "cfg": {"tok": secret}, "holder": holder, "nested": {"deep": [{"tok": secret}]}}
+    for text in (f'{{"a": {{{{{ref}}}}}}}', f'{{"a": "x {{{{{ref}}}}}"}}', f"a: {{{{{ref}}}}}\n"):
+        with pytest.raises(InputError, match="refuses to put a secret into a request body") as err:
+            parse_body(text, ns)
+        assert "CANARY" not in str(err.value) and len(err.value._render_traceback_()) == 1
+    with pytest.raises(InputError, match="refuses to put a secret"):
+        interpolate_text(f"--name {{{{{ref}}}}}", ns)
+    with pytest.raises(InputError, match="refuses to put a secret"):
+        expand_braces("{tok}", ns)
+
+
+def test_a_secret_in_a_cell_body_ends_the_magic_with_one_line():
+    shell = magic_shell()
+    shell.user_ns["tok"] = Secret("shpat_CANARY_magic_5678")
+    error = failing(shell, '%%aep_connection --dry-run\n{"name": "x", "auth": {"params": {"accessToken": "{{tok}}"}}}')
+    assert isinstance(error, InputError) and "refuses to put a secret" in str(error)
+    assert len(error._render_traceback_()) == 1 and "CANARY" not in str(error)

@@ -39,7 +39,7 @@ def test_json_dicts_and_failing_expressions_stay_as_written():
 
 
 def test_an_unknown_reference_names_itself():
-    with pytest.raises(InputError) as err:
+    with pytest.raises(InputError, match=r"^\{flw\.id\}: there is no variable named 'flw'") as err:
         expand_braces("{flw.id}", NS)
     assert str(err.value) == "{flw.id}: there is no variable named 'flw' in the notebook"
     with pytest.raises(InputError, match=r"\{flow\.name\}: flow \(Flow\) has no attribute 'name'"):

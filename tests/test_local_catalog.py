@@ -221,7 +221,7 @@ def batches(local_server, datasets):
                 "errors": [{"code": "INGEST-1212-400", "description": "bad rows", "rows": []}] if final == "failed"
                 else [], "metrics": {"inputRecordCount": 10 * (i + 1)}})
         out[batch_id] = (ds, final or "loading")
-    with pytest.raises(KeyError):
+    with pytest.raises(KeyError, match="batch nope does not exist"):
         update_batch(platform, tenant, "nope", {"status": "success"})
     return out
 

@@ -30,6 +30,7 @@ from typing import Any
 
 import pytest
 import requests
+from helpers.fake_platform import FakePlatform, Reply
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
 from traitlets.config import Config
@@ -104,10 +105,13 @@ def canary(tmp_path, monkeypatch):
         "client_secret": f"CANARY-SECRET-{secrets.token_hex(12)}",
         "org_id": "CANARY0000000000000000AB@AdobeOrg",
         "shopify": f"shpat_CANARY{secrets.token_hex(12)}",
+        "number": str(7 * 10**14 + secrets.randbelow(10**14)),  # a token sent as a JSON number
+        "listed": f"CANARY-LISTED-{secrets.token_hex(8)}",  # a token sent inside a list
+        "rotated": f"shpat_CANARYROTATED{secrets.token_hex(8)}",  # the token a JSON Patch rotates to
     }
     reply = requests.post(f"{server.url}/aep-local/clients", json={
         "client_id": values["client_id"], "client_secret": values["client_secret"], "org_id": values["org_id"]},
-        timeout=10)
+        timeout=10, headers={"Authorization": f"Bearer {server.admin_token}"})
     assert reply.status_code == 201, reply.text
     assert values["client_secret"] not in reply.text  # the control plane does not echo the secret either
     monkeypatch.setenv("AEP_CLIENT_ID", values["client_id"])
@@ -116,6 +120,8 @@ def canary(tmp_path, monkeypatch):
     monkeypatch.setenv("AEP_BASE_URL", server.url)
     monkeypatch.setenv("AEP_IMS_URL", server.url)
     monkeypatch.setenv("SHOPIFY_ACCESS_TOKEN", values["shopify"])
+    for name in ("number", "listed", "rotated"):
+        monkeypatch.setenv(f"CANARY_{name.upper()}", values[name])
 
     config = Config()
     config.HistoryManager.hist_file = ":memory:"
@@ -143,6 +149,16 @@ CONNECTION = """%%aep_connection -o conn {options}
              "params": {{"host": "https://aep-local-demo.myshopify.com", "accessToken": "{{{{shop_token}}}}"}}}},
     "connectionSpec": {{"id": "{spec}", "version": "1.0"}}
 }}"""
+
+#: A base connection whose token has the wrong type: AEP Local's 400 quotes the value back.
+BAD_TOKEN = """%%aep_connection
+{{"name": "Canary bad token", "auth": {{"specName": "Basic Authentication",
+  "params": {{"host": "https://aep-local-demo.myshopify.com", "accessToken": {value}}}}},
+ "connectionSpec": {{"id": "{spec}", "version": "1.0"}}}}"""
+
+#: JSON Patch of the base connection's token (``If-Match`` from a variable); the body is one replace operation.
+PATCH = """%%aep PATCH {flow}/connections/{{{{conn.id}}}} -H "If-Match: {{{{{etag}}}}}" {options}
+[{{"op": "replace", "path": "/auth/params/accessToken", "value": {value}}}]"""
 
 TUTORIAL = [
     """%%aep_source -o src --curl
@@ -208,6 +224,18 @@ def test_no_secret_anywhere(canary, caplog, monkeypatch):
     assert conn.request.body["auth"]["params"]["accessToken"] == values["shopify"]  # really sent
     seen.run(CONNECTION.format(options="--if-exists reuse --curl", name="Canary connection", spec=SHOPIFY))
     seen.run("%aep_explore {{conn.id}} --curl")
+    # tokens of the wrong type (a number, a list, an object holding a list): the 400 quotes them back
+    seen.run("bad_number = int(os.environ['CANARY_NUMBER'])\nbad_list = [os.environ['CANARY_LISTED']]\n"
+             "rotated = os.environ['CANARY_ROTATED']")
+    for value in ("{{bad_number}}", "{{bad_list}}", '{"inner": {{bad_list}}}'):
+        seen.run(BAD_TOKEN.format(value=value, spec=SHOPIFY), fails=True)
+    # a JSON Patch that rotates the token (dry run, then for real), then two that send it with the wrong type
+    seen.run(f"%aep GET {FLOW}/connections/{{{{conn.id}}}} -o before -q")
+    etag = "before['items'][0]['etag']"
+    seen.run(PATCH.format(flow=FLOW, etag=etag, options="--dry-run --curl", value='"{{rotated}}"'))
+    seen.run(PATCH.format(flow=FLOW, etag=etag, options="--curl -o rotation", value='"{{rotated}}"'))
+    for value in ("{{bad_number}}", "{{bad_list}}"):
+        seen.run(PATCH.format(flow=FLOW, etag="rotation['etag']", options="--curl", value=value), fails=True)
     seen.run("%aep_explore {{conn.id}} --table Shopify.Orders --preview --rows 3")
     for source in TUTORIAL:
         seen.run(source)
@@ -224,7 +252,7 @@ def test_no_secret_anywhere(canary, caplog, monkeypatch):
     assert type(refused).__name__ == "AuthError", refused
 
     # -- what the notebook kept --------------------------------------------------------------------------------
-    kept = [shell.user_ns[n] for n in ("card", "conn", "src", "mapping", "flow", "runs")]
+    kept = [shell.user_ns[n] for n in ("card", "conn", "src", "mapping", "flow", "runs", "rotation")]
     for i, result in enumerate(seen.results + kept + [dry, created]):
         seen.bundle(result, f"result {i} ({type(result).__name__})")
         for call in getattr(result, "calls", None) or []:
@@ -246,6 +274,7 @@ def test_no_secret_anywhere(canary, caplog, monkeypatch):
 
     for error in seen.errors:
         seen.add("error", [str(error), repr(error), error._render_traceback_(), getattr(error, "body", None),
+                           getattr(error, "title", None), getattr(error, "detail", None),
                            repr(error.args), "".join(traceback.format_exception(error))])
 
     history = shell.history_manager
@@ -275,10 +304,62 @@ def test_no_secret_anywhere(canary, caplog, monkeypatch):
         seen.add(f"raw GET {path}", raw.text)
 
     # -- the check --------------------------------------------------------------------------------------------
-    canaries = {"client secret": values["client_secret"], "Shopify token": values["shopify"], "access token": token}
+    canaries = {"client secret": values["client_secret"], "Shopify token": values["shopify"], "access token": token,
+                "token sent as a number": values["number"], "token sent in a list": values["listed"],
+                "rotated token": values["rotated"]}
+    assert values["rotated"] in json.dumps(shell.user_ns["rotation"].request.body)  # the patch really sent it
     assert _find(json.dumps(created.request.body), canaries)  # the search finds a canary where one is (as data)
     leaks = [f"{where}: {hit}" for where, text in seen.parts for hit in _find(text, canaries)]
     assert not leaks, "\n".join(leaks[:20])
     everything = "\n".join(text for _, text in seen.parts)
     assert "********" in everything  # the secrets were there to mask
     assert card is not None and len(seen.parts) > 100
+
+
+def _echo(recorded: Any) -> Any:
+    """A 400 that quotes the whole request body back, as JSON and as Python shows it, in every field it has."""
+    body = recorded.json()
+    text = f"invalid request {json.dumps(body)} / {body!r}"
+    return Reply(400, {"type": "https://ns.adobe.com/aep/errors/FLOW-1100-400", "title": f"Invalid {body!r}",
+                       "status": 400, "report": {"detailed-message": text}, "errorMessage": text,
+                       "echo": body})
+
+
+def test_an_answer_quoting_the_body_shows_no_secret(canary, monkeypatch):
+    """Defence in depth: whatever a server quotes back of a request body, the kit's errors never show a value it
+    sent under a secret field (a string, a number, list items, nested objects, a JSON Patch value), nor a value of
+    a field a connection spec marks ``"format": "password"`` under another name."""
+    _, values, shell = canary
+    number, listed, rotated = int(values["number"]), values["listed"], values["rotated"]
+    pin = f"PIN{secrets.token_hex(6)}"
+    spec = {"items": [{"id": "spec-1", "name": "vault", "authSpec": [{"name": "Basic", "spec": {
+        "properties": {"host": {"type": "string"}, "vaultPin": {"type": "string", "format": "password"}}}}]}]}
+    bodies = [
+        {"auth": {"params": {"accessToken": number}}},
+        {"auth": {"params": {"clientSecret": [listed, {"deeper": [number]}]}}},
+        {"credentials": {"password": f'{listed}"\\quoted'}},
+        [{"op": "replace", "path": "/auth/params/accessToken", "value": rotated}],
+        [{"op": "add", "path": "/auth/params", "value": {"host": "h", "accessToken": [rotated]}}],
+        {"auth": {"params": {"vaultPin": pin}}},
+    ]
+    with FakePlatform() as fake:
+        for method in ("POST", "PATCH"):
+            fake.script(method, "/data/foundation/flowservice/connections/c1", _echo)
+        fake.script("GET", "/data/foundation/flowservice/connectionSpecs", Reply(200, spec))
+        shell.user_ns.update(echoed_bodies=bodies)
+        monkeypatch.setenv("AEP_BASE_URL", fake.url)
+        monkeypatch.setenv("AEP_IMS_URL", fake.url)
+        seen = Seen(shell)
+        seen.run("%aep_auth -q")
+        seen.run("%aep GET /data/foundation/flowservice/connectionSpecs -q")
+        for i, body in enumerate(bodies):
+            method = "PATCH" if isinstance(body, list) else "POST"
+            error = seen.run(f"%%aep {method} /data/foundation/flowservice/connections/c1\n{{{{echoed_bodies[{i}]}}}}",
+                             fails=True)
+            assert type(error).__name__ == "BadRequestError", error
+            assert "********" in str(error) and "********" in json.dumps(error.body)
+            seen.add("error", [str(error), repr(error), error._render_traceback_(), error.body, error.title,
+                               error.detail, repr(error.args), "".join(traceback.format_exception(error))])
+    canaries = {"number": values["number"], "listed": listed, "rotated": rotated, "password field": pin}
+    leaks = [f"{where}: {hit}" for where, text in seen.parts for hit in _find(text, canaries)]
+    assert not leaks, "\n".join(leaks[:20])

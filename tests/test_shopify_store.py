@@ -242,17 +242,26 @@ def test_scan_streams_with_pushdown_and_chunked_files(tmp_path, monkeypatch):
     lo, hi = "2025-12-31T12:00:00", "2025-12-31T15:00:00"
     rows = st.read(ORDERS, ["Updated_At"], window=(lo, hi)).column(0).to_pylist()
     assert rows and all(lo < r <= hi for r in rows)
-    with pytest.raises(KeyError):
+    with pytest.raises(KeyError, match=r"unknown column\(s\) for Shopify.Orders: \['Nope'\]"):
         st.read(ORDERS, ["Nope"])
 
 
-@pytest.mark.slow  # spawns two interpreter processes (~2-3 s)
 def test_worker_processes_write_identical_bytes(tmp_path, monkeypatch):
+    """The default path of a big store (worker processes from PARALLEL_MIN_ORDERS orders on), on a small one: the
+    threshold and the chunk sizes are lowered, the worker count is left to generate() (two spawned processes)."""
     monkeypatch.setattr(S, "CHUNK_ROWS", 500)
     monkeypatch.setattr(S, "FILE_CHUNKS", 2)
+    monkeypatch.setattr(S, "PARALLEL_MIN_ORDERS", 2000)
+    monkeypatch.setattr(S.os, "cpu_count", lambda: 2)
+    executors = []
+    real_executor = S._executor
+    monkeypatch.setattr(S, "_executor", lambda workers: executors.append(workers) or real_executor(workers))
     one, par = ShopStore(tmp_path / "one", seed=9), ShopStore(tmp_path / "par", seed=9)
+    one.generate(1999)                  # under the threshold: in-process
+    assert executors == [1]
     one.generate(2750, workers=1)
-    par.generate(2750, workers=2)
+    par.generate(2750)                  # from the threshold on: worker processes, by default
+    assert executors == [1, 1, 2]
     assert len(par.files(ORDERS)) == 3
     assert _bytes(par) == _bytes(one)
 

@@ -8,6 +8,7 @@ import csv
 import glob
 import json
 import os
+import re
 
 import pyarrow as pa
 import pytest
@@ -71,7 +72,7 @@ def test_list_resources_kinds():
         assert {"$id", "meta:altId", "version", "title", "description", "meta:resourceType"} <= set(r)
     person = next(m for m in mixins if m["$id"] == PERSON)
     assert person["meta:intendedToExtend"] == [PROFILE, EE]
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="^unknown resource kind 'unions'$"):
         xdm.list_resources("unions")
 
 
@@ -170,7 +171,7 @@ def test_notext_keeps_fields_named_description():
 
 
 def test_resolve_unknown_ref():
-    with pytest.raises(xdm.UnknownRefError) as exc:
+    with pytest.raises(xdm.UnknownRefError, match="https://ns.adobe.com/xdm/nope with version 1 is not found") as exc:
         xdm.resolve({"$id": "x", "allOf": [{"$ref": "https://ns.adobe.com/xdm/nope"}]})
     assert exc.value.ref == "https://ns.adobe.com/xdm/nope"
     assert exc.value.status == 400
@@ -211,23 +212,23 @@ def test_compose_tutorial_schema():
 
 
 def test_compose_errors():
-    with pytest.raises(xdm.UnknownRefError):
+    with pytest.raises(xdm.UnknownRefError, match="context/no-such-group with version 1 is not found"):
         compose(PROFILE, "https://ns.adobe.com/xdm/context/no-such-group")
-    with pytest.raises(xdm.NoClassError) as exc:
+    with pytest.raises(xdm.NoClassError, match="^One class must be provided") as exc:
         compose(PERSON)
     assert "One class must be provided" in exc.value.message
-    with pytest.raises(xdm.NoClassError):
+    with pytest.raises(xdm.NoClassError, match="^Only one class can be provided; found 2: "):
         compose(PROFILE, EE)
-    with pytest.raises(xdm.NoClassError):
+    with pytest.raises(xdm.NoClassError, match="^One class must be provided"):
         xdm.compose_schema({"title": "x", "allOf": []}, "aeplocal", "h")
-    with pytest.raises(xdm.XDMError):
+    with pytest.raises(xdm.XDMError, match="^The 'title' field is required.$"):
         xdm.compose_schema({"allOf": [{"$ref": PROFILE}]}, "aeplocal", "h")
 
 
 def test_compose_namespace_check():
     body = {"title": "x", "allOf": [{"$ref": PROFILE}, {"$ref": "#/definitions/custom"}],
             "definitions": {"custom": {"properties": {"loyalty": {"type": "string"}}}}}
-    with pytest.raises(xdm.NamespaceError) as exc:
+    with pytest.raises(xdm.NamespaceError, match="must be defined under a top-level field named _aeplocal") as exc:
         xdm.compose_schema(body, "aeplocal", "h")
     assert exc.value.code == "1020-400"
     body["definitions"]["custom"]["properties"] = {"_aeplocal": {"type": "object",
@@ -258,7 +259,7 @@ def test_merge_conflict():
     b = {"$id": "https://ns.adobe.com/aeplocal/mixins/b", "meta:resourceType": "mixins",
          "properties": {"_aeplocal": {"type": "object", "properties": {"x": {"type": "integer"}}}}}
     docs = {a["$id"]: a, b["$id"]: b}
-    with pytest.raises(xdm.MergeError):
+    with pytest.raises(xdm.MergeError, match="^Field '_aeplocal.x' is defined with conflicting types "):
         xdm.compose_schema({"title": "x", "allOf": [{"$ref": PROFILE}, {"$ref": a["$id"]}, {"$ref": b["$id"]}]},
                            "aeplocal", "h", lookup=lambda s: docs.get(s) or xdm.global_lookup(s))
 
@@ -455,6 +456,12 @@ SHARED_EVENTS = [
     {"timestamp": "2024-01-02T03:04:05+01:00", "productListItems": []},
     {"_id": "e4", "timestamp": "2024-01-02T03:04:05.123Z",
      "productListItems": [{"SKU": "x", "selectedOptions": [{"attribute": "size"}]}]},
+    # required fields of nested objects (not array items): commerce.purchases requires value
+    {"_id": "e5", "timestamp": "2024-01-02T03:04:05Z", "commerce": {"purchases": {"id": "p1"}}},
+    {"_id": "e6", "timestamp": "2024-01-02T03:04:05Z",
+     "commerce": {"purchases": {"id": "p2", "value": 1.0}, "checkouts": {"value": 1.0}}},
+    {"_id": "e7", "timestamp": "2024-01-02T03:04:05Z",
+     "commerce": {"purchases": {"id": "p3", "value": None}, "checkouts": {"id": "c3"}}},
 ]
 
 
@@ -462,11 +469,13 @@ def test_validators_agree_on_arrays_via_nested_table(event_schema):
     rv = RecordValidator(event_schema, checks="streaming")
     table = pa.Table.from_pylist(SHARED_EVENTS)
     mask, errs = _agree(rv, SHARED_EVENTS, {n: table[n] for n in table.column_names})
-    assert mask == [True, False, False, False]
+    assert mask == [True, False, False, False, False, True, False]
     assert {(r, p, c) for r, p, c, _m in errs} == {
         (1, "productListItems[0].SKU", REQUIRED), (1, "productListItems[0].quantity", TYPE),
         (1, "timestamp", FORMAT), (2, "_id", REQUIRED),
-        (3, "productListItems[0].selectedOptions[0].value", REQUIRED)}
+        (3, "productListItems[0].selectedOptions[0].value", REQUIRED),
+        (4, "commerce.purchases.value", REQUIRED),
+        (6, "commerce.purchases.value", REQUIRED), (6, "commerce.checkouts.value", REQUIRED)}
     # the flattened table (dotted names, as the data lake writes) gives the same answer
     flat = table.flatten().flatten()
     mask_f, errs_f = rv.validate_columns({n: flat[n] for n in flat.column_names})
@@ -504,7 +513,7 @@ def test_column_unknown_and_lengths(profile_schema):
     cv = ColumnValidator(profile_schema)
     mask, errs = cv.validate({"nope.field": pa.array([None, "x"]), "_id": pa.array(["1", "2"])})
     assert mask.to_pylist() == [True, False] and errs[0][:3] == (1, "nope.field", UNKNOWN)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"^columns have different lengths: \[1, 2\]$"):
         cv.validate({"_id": pa.array(["1"]), "personID": pa.array(["1", "2"])})
     mask, errs = cv.validate({"_id": pa.chunked_array([["a"], ["b"]])})
     assert mask.to_pylist() == [True, True] and errs == []
@@ -581,7 +590,10 @@ def test_json_patch():
                             {"op": "test", "path": "/g/e", "value": 1}])
     assert out == {"a": [2, 3], "b": {"c": 2}, "d": {"e": 1}, "g": {"e": 1}}
     assert doc == {"a": [1, 2], "b": {"c": 1}}
-    for bad in ([{"op": "remove", "path": "/x"}], [{"op": "add", "path": "/a/9", "value": 1}],
-                [{"op": "test", "path": "/a/0", "value": 9}], [{"op": "frobnicate", "path": "/a"}], {"op": "add"}):
-        with pytest.raises(PatchError):
+    for bad, message in (([{"op": "remove", "path": "/x"}], 'Missing field "x" (path /x)'),
+                         ([{"op": "add", "path": "/a/9", "value": 1}], "Array index 9 is out of range."),
+                         ([{"op": "test", "path": "/a/0", "value": 9}], "Test failed at '/a/0'."),
+                         ([{"op": "frobnicate", "path": "/a"}], "Unsupported operation 'frobnicate'."),
+                         ({"op": "add"}, "A JSON Patch must be an array of operations.")):
+        with pytest.raises(PatchError, match=f"^{re.escape(message)}$"):
             apply_patch(doc, bad)

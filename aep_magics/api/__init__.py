@@ -7,10 +7,11 @@ from .catalog import Catalog
 from .dataaccess import DataAccess
 from .dataprep import DataPrep
 from .flowservice import FlowService
+from .queryservice import QueryService
 from .sandboxes import Sandboxes
 from .schemaregistry import SchemaRegistry
 
-__all__ = ["AEPClient", "Catalog", "DataAccess", "DataPrep", "FlowService", "Sandboxes", "SchemaRegistry"]
+__all__ = ["AEPClient", "Catalog", "DataAccess", "DataPrep", "FlowService", "QueryService", "Sandboxes", "SchemaRegistry"]
 
 
 class AEPClient:
@@ -24,6 +25,7 @@ class AEPClient:
         self.dataprep = DataPrep(session)
         self.data = DataAccess(session)
         self.sandboxes = Sandboxes(session)
+        self.query = QueryService(session)
 
     def __repr__(self) -> str:
         return f"<AEPClient {self.session!r}>"

@@ -20,12 +20,7 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
 
-from ..errors import MASK, scrub
-
-SECRET_KEY = re.compile(
-    r"(?i)(secret|password|passwd|token|private_?key|api_?key|credential|connection_?string|sas_?key|signature)"
-)
-NOT_SECRET_KEYS = frozenset({"continuationToken", "tokenType", "token_type"})
+from ..errors import MASK, is_secret_key, is_secret_patch, scrub
 
 CSS = (
     "<style>"
@@ -51,17 +46,14 @@ CSS = (
 
 
 def mask_secrets(data: Any) -> Any:
-    """A copy of ``data`` with the values of secret-looking keys replaced by ``********``."""
+    """A copy of ``data`` with the values of secret fields replaced by ``********``: under a secret-looking key (or
+    a ``format: password`` field of a connection spec seen), whatever the value's type (a string, a number, a list,
+    an object), and the ``value`` of a JSON Patch operation on such a path. Empty values and booleans stay."""
     if isinstance(data, dict):
         out = {}
+        patch = is_secret_patch(data)
         for key, value in data.items():
-            if (
-                isinstance(key, str)
-                and key not in NOT_SECRET_KEYS
-                and SECRET_KEY.search(key)
-                and isinstance(value, (str, int, float))
-                and value != ""
-            ):
+            if (is_secret_key(key) or (patch and key == "value")) and _maskable(value):
                 out[key] = MASK
             else:
                 out[key] = mask_secrets(value)
@@ -69,6 +61,25 @@ def mask_secrets(data: Any) -> Any:
     if isinstance(data, list):
         return [mask_secrets(v) for v in data]
     return data
+
+
+def _maskable(value: Any) -> bool:
+    return (value is not None and not isinstance(value, bool) and value not in ("", [], {})
+            and not _describes_a_field(value))
+
+
+#: JSON Schema keywords that describe a field without holding a value of it (no ``default``, ``examples``, ``enum``).
+_SCHEMA_WORDS = frozenset({"type", "description", "format", "title", "pattern", "minLength", "maxLength",
+                           "deprecated", "readOnly", "writeOnly", "$comment", "contentEncoding", "contentMediaType"})
+_SCHEMA_TYPES = frozenset({"string", "number", "integer", "boolean", "object", "array", "null"})
+
+
+def _describes_a_field(value: Any) -> bool:
+    """A JSON Schema of a secret field (a connection spec's ``accessToken: {type: string, format: password}``):
+    it holds no secret, and the spec is what teaches the field, so it is shown."""
+    return (isinstance(value, dict) and value.get("type") in _SCHEMA_TYPES
+            and all(isinstance(k, str) and k in _SCHEMA_WORDS for k in value)
+            and all(isinstance(v, (str, bool, int)) for v in value.values()))
 
 
 def esc(value: Any) -> str:

@@ -83,6 +83,12 @@ class Progress:
             self.bar.value = min(done, max(1, total))
             self.label.value = f"{done} of {total} finished"
 
+    def close(self) -> None:
+        """Close the bar's widgets: their live views leave the notebook (the outcome line of :meth:`finish` stays)."""
+        for widget in (self.view, self.bar, self.label):
+            if widget is not None:
+                widget.close()
+
     def line(self, ok: bool) -> str:
         """The outcome: ``runs: 2 of 2 finished in 3.2 s`` (``… stopped waiting after …`` when ``ok`` is False)."""
         seconds = max(0.0, self.clock() - self.started)
@@ -92,10 +98,13 @@ class Progress:
         return f"{self.description}: {count}; stopped waiting after {seconds:.1f} s"
 
     def finish(self, ok: bool) -> None:
+        """Show the outcome line; a wait that did not finish (an error, Ctrl-C) also closes the live bar."""
         line = self.line(ok)
         if self.bar is not None:
             self.bar.bar_style = "success" if ok else "danger"
             self.label.value = line.split(": ", 1)[1]
+            if not ok:
+                self.close()
         if self.quiet:
             return
         from IPython.display import display

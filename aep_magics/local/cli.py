@@ -1,6 +1,6 @@
 """``aep-local``: run AEP Local from a shell.
 
-    aep-local serve [--host 127.0.0.1] [--port 8765] [--data-dir D] [--seed N]
+    aep-local serve [--host 127.0.0.1] [--port 8765] [--pg-port 8766] [--data-dir D] [--seed N]
     aep-local reset [--data-dir D] [--yes]
 
 Other modules add subcommands without touching this file. A module listed in :data:`EXTENSIONS` that exists either
@@ -17,11 +17,13 @@ an extension registers its own. Subcommands can also be registered programmatica
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import importlib.util
 import logging
 import os
 import shutil
+import socket
 import sys
 import threading
 from collections.abc import Callable
@@ -30,6 +32,7 @@ from pathlib import Path
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
+DEFAULT_PG_PORT = 8766
 DATA_ENV = "AEP_LOCAL_DATA"
 #: Modules that may contribute subcommands, imported when present: module -> default subcommand name.
 EXTENSIONS = {"aep_magics.local.demo": "demo", "aep_magics.local.shopify.cli": "store"}
@@ -74,6 +77,9 @@ def add_data_dir(parser: argparse.ArgumentParser) -> None:
 def _configure_serve(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default=DEFAULT_HOST, help=f"interface to listen on (default {DEFAULT_HOST})")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0 = any)")
+    parser.add_argument("--pg-port", type=int, default=None,
+                        help=f"port of the PostgreSQL endpoint, Query Service's interactive interface, on the same "
+                             f"host (default {DEFAULT_PG_PORT}, or any free port with --port 0; 0 = any)")
     add_data_dir(parser)
     parser.add_argument("--seed", type=int, default=None,
                         help="deterministic ids, etags and clock (default: $AEP_LOCAL_SEED or random)")
@@ -83,16 +89,54 @@ def _configure_serve(parser: argparse.ArgumentParser) -> None:
                              " see docs/reliability.md)")
 
 
+def _pg_port(args: argparse.Namespace) -> int:
+    """``--pg-port``, else :data:`DEFAULT_PG_PORT`, or any free port when ``--port`` is 0."""
+    if getattr(args, "pg_port", None) is not None:
+        return int(args.pg_port)
+    return 0 if args.port == 0 else DEFAULT_PG_PORT
+
+
 def _run_serve(args: argparse.Namespace, *, stop: threading.Event | None = None) -> int:
-    from . import DEV_CLIENT_ID, DEV_CLIENT_SECRET, DEV_ORG_ID, start
+    from . import DEV_CLIENT_ID, DEV_CLIENT_SECRET, DEV_ORG_ID, DataDirError, start
+    from .faults import FaultSpecError
+    from .pgwire import PgListenError, psql_command
 
     data_dir = args.data_dir or default_data_dir()
-    server = start(data_dir=data_dir, seed=args.seed, port=args.port, host=args.host,
-                   store_orders=getattr(args, "store_orders", None), faults=getattr(args, "faults", None))
-    print(f"AEP Local is serving {server.url}  (data: {server.data_dir})")
+    try:
+        server = start(data_dir=data_dir, seed=args.seed, port=args.port, host=args.host,
+                       store_orders=getattr(args, "store_orders", None), faults=getattr(args, "faults", None),
+                       pg_port=_pg_port(args))
+    except DataDirError as exc:
+        print(f"AEP Local cannot write its data dir {exc.path}: {exc.reason} — choose a writable --data-dir",
+              file=sys.stderr)
+        return 2
+    except FaultSpecError as exc:
+        print(f"AEP Local cannot use the fault spec: {exc} — see --help for --faults", file=sys.stderr)
+        return 2
+    except PgListenError as exc:
+        print(f"AEP Local cannot listen on {exc.host}:{exc.port} for PostgreSQL: {exc.reason} — choose another "
+              "--pg-port", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        if not isinstance(exc, socket.gaierror) and exc.errno not in (errno.EADDRINUSE, errno.EADDRNOTAVAIL,
+                                                                      errno.EACCES):
+            raise
+        print(f"AEP Local cannot listen on {args.host}:{args.port}: {exc.strerror or exc} — choose another --host "
+              "or --port", file=sys.stderr)
+        return 2
+    host, port = server.address
+    bound = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    print(f"AEP Local is serving {server.url}  (listening on {bound}; data: {server.data_dir})")
     print(f"  AEP_BASE_URL={server.url} AEP_IMS_URL={server.url}")
     print(f"  AEP_CLIENT_ID={DEV_CLIENT_ID} AEP_CLIENT_SECRET={DEV_CLIENT_SECRET}")
     print(f"  AEP_ORG_ID={DEV_ORG_ID} AEP_SANDBOX=prod")
+    print(f"  web console: {server.url}/console/  (sign in with the client id and secret above)")
+    if server.pg_port is not None:
+        pg_host = server.platform.pg_address[0]  # type: ignore[attr-defined]  # set by the PostgreSQL door
+        print(f"  PostgreSQL (Query Service): {psql_command(pg_host, server.pg_port, DEV_ORG_ID)}")
+        print("    password: an access token (POST /ims/token/v3 with the client id and secret above)")
+    print(f"  control plane (POST, DELETE /aep-local/...): Authorization: Bearer {server.admin_token}"
+          "  (or an IMS token)")
     print("Press Ctrl+C to stop.", flush=True)
     stop = stop or threading.Event()
     try:

@@ -15,28 +15,34 @@ Every value is a probability per request (0..1), except where noted:
 ``504``         the request **is** processed (state changes), then the gateway answers 504 (an upstream timeout)
 ``drop_before`` close the connection without an answer; the request is not processed (the app never runs)
 ``drop_after``  process the request (state changes), then close the connection before sending the answer
-``latency``     ``p:seconds``: add that delay before processing (independent of the other faults)
-``slow_body``   trickle the answer in ``slow_chunk``-byte pieces, ``slow_delay`` seconds apart (independent)
+``latency``     ``p:seconds``: add that delay before processing (independent of the other faults; at most 30 s)
+``slow_body``   trickle the answer in ``slow_chunk``-byte pieces, ``slow_delay`` seconds apart (independent); the
+                pauses of one answer add up to at most 30 s, the rest then goes at once
 ``seed``        seed of the ``random.Random`` that decides (default 0); same seed + same request order = same faults
-``retry_after`` the ``Retry-After`` value of a 429 or 503 (default ``0``; fractional seconds allowed, e.g. ``0.05``)
-``slow_chunk``  bytes per piece of a slow body (default 512); ``slow_delay`` seconds between pieces (default 0.002)
+``retry_after`` the ``Retry-After`` value of a 429 or 503 (default ``0``; fractional seconds allowed, e.g. ``0.05``;
+                at most 600)
+``slow_chunk``  bytes per piece of a slow body (default 512); ``slow_delay`` seconds between pieces (default 0.002,
+                at most 1)
 ``exempt``      ``|``-separated path prefixes never faulted (default ``/aep-local/|/ims/``); ``exempt=none``
 ==============  =================================================================================================
 
-The "status" faults and the two drops are exclusive (one draw picks at most one of them; their probabilities must
-add up to at most 1); latency and slow bodies are drawn separately and can come on top. A request carrying the
+Numbers must be finite (``nan`` and ``inf`` are refused) and within those bounds; a spec that is not gets
+:class:`FaultSpecError` (``POST /aep-local/faults``: 400). The "status" faults and the two drops are exclusive (one
+draw picks at most one of them; their probabilities must add up to at most 1); latency and slow bodies are drawn separately and can come on top. A request carrying the
 header ``x-aep-local-faults: off`` is never faulted (a fault-free view for tests).
 
 ``GET /aep-local/faults`` reports the configuration and how many faults of each kind were injected;
 ``DELETE /aep-local/faults`` resets the counters; ``POST /aep-local/faults`` takes ``{"spec": "..."}`` (an empty spec
 turns injection off) and/or ``{"reset": true}``. These routes belong to the middleware, so they exist whenever
-AEP Local runs (with no spec, nothing is injected).
+AEP Local runs (with no spec, nothing is injected). POST and DELETE change state: the injector asks its
+``authorize(environ)`` (AEP Local passes the control plane's credential check, which raises the error to answer).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import random
 import socket
@@ -44,7 +50,10 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Any
+
+from .errors import ServiceError
 
 log = logging.getLogger("aep_magics.local.faults")
 
@@ -57,6 +66,11 @@ DEFAULT_EXEMPT = ("/aep-local/", "/ims/")
 EXCLUSIVE = ("429", "500", "502", "503", "504", "drop_before", "drop_after")
 #: Every kind a counter exists for.
 KINDS = (*EXCLUSIVE, "latency", "slow_body")
+#: Upper bounds, in seconds: a latency fault; all the pauses of one slow body; one pause; a Retry-After value.
+MAX_LATENCY_S = 30.0
+MAX_SLOW_TOTAL_S = 30.0
+MAX_SLOW_DELAY_S = 1.0
+MAX_RETRY_AFTER_S = 600.0
 
 _BODIES: dict[str, dict[str, Any]] = {
     "429": {"title": "RequestRateTooLarge", "status": 429, "detail": "Request rate is large. Please try again later."},
@@ -112,17 +126,15 @@ class FaultSpec:
                     spec.rates[key] = _probability(value)
                 elif key == "latency":
                     p, _, seconds = value.partition(":")
-                    spec.latency = (_probability(p), float(seconds or 0.05))
-                    if spec.latency[1] < 0:
-                        raise ValueError("negative latency")
+                    spec.latency = (_probability(p), _seconds(seconds or "0.05", MAX_LATENCY_S, "latency"))
                 elif key == "slow_body":
                     spec.slow_body = _probability(value)
                 elif key == "slow_chunk":
                     spec.slow_chunk = max(1, int(value))
                 elif key == "slow_delay":
-                    spec.slow_delay = max(0.0, float(value))
+                    spec.slow_delay = _seconds(value, MAX_SLOW_DELAY_S, "slow_delay")
                 elif key == "retry_after":
-                    float(value)
+                    _seconds(value, MAX_RETRY_AFTER_S, "retry_after")
                     spec.retry_after = value
                 elif key == "exempt":
                     spec.exempt = () if value.lower() == "none" else tuple(p for p in value.split("|") if p)
@@ -147,9 +159,20 @@ class FaultSpec:
 
 def _probability(value: str) -> float:
     p = float(value)
-    if not 0.0 <= p <= 1.0:
+    if not 0.0 <= p <= 1.0:  # also refuses nan
         raise ValueError(f"{value} is not a probability between 0 and 1")
     return p
+
+
+def _seconds(value: str, limit: float, name: str) -> float:
+    seconds = float(value)
+    if not math.isfinite(seconds) or not 0.0 <= seconds <= limit:
+        raise ValueError(f"{name} takes a finite number of seconds from 0 to {limit:g}, not {value}")
+    return seconds
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
 
 
 class _Dropped(ConnectionAbortedError):
@@ -160,8 +183,11 @@ class FaultInjector:
     """WSGI middleware around AEP Local's app; see the module docstring."""
 
     def __init__(self, app: Callable[..., Iterable[bytes]], spec: str | FaultSpec | None = None, *,
-                 sleep: Callable[[float], None] = time.sleep):
+                 sleep: Callable[[float], None] = time.sleep,
+                 authorize: Callable[[dict[str, Any]], None] | None = None):
         self.app = app
+        #: Checks a POST or DELETE of the control route; raises the :class:`ServiceError` to answer.
+        self.authorize = authorize
         self._lock = threading.Lock()
         self._sleep = sleep
         self.configure(spec)
@@ -174,7 +200,7 @@ class FaultInjector:
             self._random = random.Random(parsed.seed)
             self._reset_locked()
         if parsed.active:
-            log.warning("AEP Local fault injection is ON: %s", parsed.text)
+            log.warning("AEP Local fault injection is ON: %r", parsed.text)
         return parsed
 
     def reset(self) -> None:
@@ -272,13 +298,17 @@ class FaultInjector:
 
     def _trickle(self, body: Iterable[bytes]) -> Iterator[bytes]:
         chunk, delay = self.spec.slow_chunk, self.spec.slow_delay
+        budget = MAX_SLOW_TOTAL_S
         try:
             for data in body:
                 for i in range(0, len(data), chunk):
-                    if i:
+                    if i and budget >= delay:
+                        budget -= delay
                         self._sleep(delay)
                     yield data[i:i + chunk]
-                self._sleep(delay)
+                if budget >= delay:
+                    budget -= delay
+                    self._sleep(delay)
         finally:
             close = getattr(body, "close", None)
             if callable(close):
@@ -287,39 +317,46 @@ class FaultInjector:
     # -- control plane ---------------------------------------------------------------------------------------------
     def _control(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
         method = environ.get("REQUEST_METHOD", "GET").upper()
-        status, body = "200 OK", None
         if method == "GET":
-            body = self.stats()
-        elif method == "DELETE":
+            return _answer(start_response, 200, self.stats())
+        if method not in ("POST", "DELETE"):
+            return _answer(start_response, 405, {
+                "type": "/placeholder/type/uri", "title": "MethodNotAllowed", "status": 405,
+                "detail": f"The method {method} is not allowed for {CONTROL_PATH}; use DELETE, GET, POST."},
+                [("Allow", "DELETE, GET, POST")])
+        raw = _drain(environ)
+        try:
+            if self.authorize is not None:
+                self.authorize(environ)
+        except ServiceError as exc:
+            return _answer(start_response, exc.status, exc.body, list(exc.headers.items()))
+        if method == "DELETE":
             self.reset()
-            body = self.stats()
-        elif method == "POST":
-            try:
-                raw = _drain(environ)
-                payload = json.loads(raw or b"{}")
-                if not isinstance(payload, dict):
-                    raise ValueError("send a JSON object")
-                if "spec" in payload:
-                    if payload["spec"] is not None and not isinstance(payload["spec"], str):
-                        raise ValueError('"spec" must be a string')
-                    self.configure(payload["spec"])
-                if payload.get("reset"):
-                    self.reset()
-                body = self.stats()
-            except (ValueError, UnicodeDecodeError) as exc:
-                status = "400 Bad Request"
-                body = {"type": "/placeholder/type/uri", "title": "BadRequestError", "status": 400,
-                        "detail": f'Send {{"spec": "seed=7,503=0.05,..."}} and/or {{"reset": true}}: {exc}'}
-        else:
-            status = "405 Method Not Allowed"
-            body = {"type": "/placeholder/type/uri", "title": "MethodNotAllowed", "status": 405,
-                    "detail": f"The method {method} is not allowed for {CONTROL_PATH}; use DELETE, GET, POST."}
-        data = json.dumps(body, separators=(",", ":")).encode()
-        headers = [("Content-Type", "application/json"), ("Content-Length", str(len(data)))]
-        if status.startswith("405"):
-            headers.append(("Allow", "DELETE, GET, POST"))
-        start_response(status, headers)
-        return [data]
+            return _answer(start_response, 200, self.stats())
+        try:
+            payload = json.loads(raw or b"{}", parse_constant=_no_constant)
+            if not isinstance(payload, dict):
+                raise ValueError("send a JSON object")
+            if "spec" in payload:
+                if payload["spec"] is not None and not isinstance(payload["spec"], str):
+                    raise ValueError('"spec" must be a string')
+                self.configure(payload["spec"])
+            if payload.get("reset"):
+                self.reset()
+        except (ValueError, UnicodeDecodeError) as exc:
+            return _answer(start_response, 400, {
+                "type": "/placeholder/type/uri", "title": "BadRequestError", "status": 400,
+                "detail": f'Send {{"spec": "seed=7,503=0.05,..."}} and/or {{"reset": true}}: {exc}'})
+        return _answer(start_response, 200, self.stats())
+
+
+def _answer(start_response: Callable[..., Any], status: int, body: Any,
+            headers: list[tuple[str, str]] | None = None) -> list[bytes]:
+    """A JSON answer of the control route."""
+    data = json.dumps(body, separators=(",", ":")).encode()
+    start_response(f"{status} {HTTPStatus(status).phrase}",
+                   [("Content-Type", "application/json"), ("Content-Length", str(len(data))), *(headers or [])])
+    return [data]
 
 
 def _drain(environ: dict[str, Any], keep: int = 1 << 20) -> bytes:

@@ -3,11 +3,16 @@
 With a seed every value is reproducible run to run: ids come from a seeded generator and the clock starts at a
 fixed instant and only moves when something moves it (a tick per reading, or a fast-forward). Without a seed ids
 are random and the clock follows the wall clock, shifted by any fast-forward.
+
+Bearer tokens are never seeded (:meth:`Ids.token`). Etags are, yet never repeat across restarts: a seeded platform
+reopened on its state seeds its ids with the store's opening sequence number, which grows on every opening
+(:meth:`aep_magics.local.store.Store._open_seq`), so a stale ``If-Match`` cannot match a newer change.
 """
 
 from __future__ import annotations
 
 import random
+import secrets
 import threading
 import time
 import uuid
@@ -111,8 +116,11 @@ class Ids:
         return "".join(_CROCKFORD[(value >> shift) & 31] for shift in range(125, -1, -5))
 
     def token(self) -> str:
-        """Opaque bearer token (deliberately not JWT-shaped)."""
-        return "aeplocal." + self._hex(48)
+        """Opaque bearer token (deliberately not JWT-shaped), from the operating system's randomness even with a
+        seed: a token is a credential, and two servers started with one seed must not accept each other's tokens.
+        It still takes its draw from the seeded sequence, so the ids issued after it are the ones the seed gives."""
+        self._bits(48 * 4)
+        return "aeplocal." + secrets.token_hex(24)
 
     def request_id(self) -> str:
         return self._hex(32)

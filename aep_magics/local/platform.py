@@ -54,6 +54,9 @@ class Platform:
         self.shop_options: dict = {}
         #: Set by ``local.start``: the server's own URL, for the links in run manifests (engine/runner.py).
         self.base_url: str | None = None
+        #: Set by the PostgreSQL door (``pgwire.PgServer.start``): the (host, port) ``connection_parameters`` reports;
+        #: None without a door.
+        self.pg_address: tuple[str, int] | None = None
 
     @property
     def lake_dir(self) -> Path:

@@ -16,6 +16,7 @@ import base64
 import binascii
 import fnmatch
 import json
+import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -30,6 +31,12 @@ from .store import Record, Store, Tenant
 DEFAULT_LIMIT = 100
 #: Largest page served (FlowFilterRequest documents ``maximum: 1000``).
 MAX_LIMIT = 1000
+#: Most ``property`` filters, and most values over all of them, in one list call. Adobe documents no limit; more
+#: would exceed what one SQL statement can hold (docs/deviations.md, "Limits").
+MAX_FILTERS = 100
+MAX_FILTER_VALUES = 1000
+#: The integers SQLite stores (64-bit): a continuation token carries nothing outside them.
+_SQL_INT = (-(1 << 63), (1 << 63) - 1)
 
 LIST_PARAMS = frozenset({"property", "orderby", "limit", "continuationToken", "count"})
 _OPS = ("==", "!=", ">=", "<=", ">", "<")
@@ -134,7 +141,14 @@ def parse(query: Mapping[str, list[str]], coll: Collection, *, extra_params: Ite
         if name not in allowed:
             raise invalid("1451-400", f"Invalid params {name} provided in query params.", request_id)
 
-    filters = [_parse_filter(raw, coll, request_id) for raw in query.get("property", []) if raw != ""]
+    raw_filters = [raw for raw in query.get("property", []) if raw != ""]
+    if len(raw_filters) > MAX_FILTERS:
+        raise invalid("1453-400", f"Too many property filters ({len(raw_filters):,}): AEP Local takes at most "
+                      f"{MAX_FILTERS} in one request; combine values as property=field==a,b,c.", request_id)
+    filters = [_parse_filter(raw, coll, request_id) for raw in raw_filters]
+    if sum(len(f.values) for f in filters) > MAX_FILTER_VALUES:
+        raise invalid("1453-400", f"Too many filter values: AEP Local takes at most {MAX_FILTER_VALUES:,} values "
+                      "over all property filters of one request.", request_id)
 
     order_field, descending = None, False
     orderby = _first(query, "orderby")
@@ -392,12 +406,27 @@ def decode_token(token: str, request_id: str = "") -> dict[str, Any]:
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         payload = json.loads(raw)
-        if not isinstance(payload, dict) or not isinstance(payload.get("s"), int):
+        if not isinstance(payload, dict) or not _token_value(payload.get("s"), key=True) \
+                or not _token_value(payload.get("k")) or not isinstance(payload.get("o", ""), str):
             raise ValueError
         return payload
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise invalid("1453-400", f"Invalid query value continuationToken={token} provided in query param.",
                       request_id) from None
+
+
+def _token_value(value: Any, *, key: bool = False) -> bool:
+    """A value a continuation token may carry: the sequence number (``key``) is an integer, a sort value is null, text
+    or a number -- all within what SQLite can compare."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return _SQL_INT[0] <= value <= _SQL_INT[1]
+    if key:
+        return False
+    if isinstance(value, str):
+        return value.isascii() or not any("\ud800" <= ch <= "\udfff" for ch in value)  # SQLite binds UTF-8 only
+    return value is None or (isinstance(value, float) and math.isfinite(value))
 
 
 def run_list(store: Store, tenant: Tenant, coll: Collection, query: Mapping[str, list[str]], *,

@@ -3,15 +3,23 @@ checks, dispatches to a service and turns the :class:`Reply` (or :class:`Service
 
 Services never see werkzeug. Every response carries ``x-request-id``. The access log
 (``logging.getLogger("aep_magics.local")``) records method, path (no query string), status and milliseconds --
-never headers or bodies.
+never headers or bodies; control characters in what it records are escaped (``\n``, ``\x1b``), so a request
+cannot forge a line.
+
+:class:`ServerThread` serves the app behind :class:`LoopbackGuard` (no request a web page could make: foreign
+``Origin`` or ``Host``); :class:`App` asks a credential of every state-changing control-plane call
+(:func:`.gateway.check_control`).
 """
 
 from __future__ import annotations
 
 import importlib
 import io
+import ipaddress
 import json
 import logging
+import re
+import secrets
 import socket
 import threading
 import time
@@ -19,7 +27,8 @@ import traceback
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from werkzeug.exceptions import MethodNotAllowed, NotFound, RequestEntityTooLarge
+from werkzeug.datastructures import EnvironHeaders
+from werkzeug.exceptions import ClientDisconnected, MethodNotAllowed, NotFound, RequestEntityTooLarge
 from werkzeug.routing import Map, Rule
 from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
@@ -45,6 +54,7 @@ SERVICES: list[tuple[str, str | None, bool]] = [
     ("aep_magics.local.services.catalog", None, False),
     ("aep_magics.local.services.dataprep", None, False),
     ("aep_magics.local.services.dataaccess", None, False),
+    ("aep_magics.local.services.queryservice", "QueryService", False),
 ]
 
 _BODY_METHODS = ("POST", "PUT", "PATCH")
@@ -56,6 +66,21 @@ KEEP_ALIVE_MAX_BODY = 1024 * 1024
 _CONNECTIONS_LOCK = threading.Lock()
 #: Largest request body taken; a larger one gets 413 (with or without a Content-Length).
 MAX_BODY_BYTES = 16 * 1024 * 1024
+#: Deepest nesting of arrays and objects a JSON body may have (AEP Local's limit: deeper bodies would exhaust the
+#: recursion of the code that copies and validates them; Adobe documents none).
+MAX_JSON_DEPTH = 128
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_BRACKETS = str.maketrans("[]{}", "()()")
+#: What the access log escapes: C0/C1 controls, line and paragraph separators, bidi controls, lone surrogates, and the
+#: backslash that starts an escape.
+_UNPRINTABLE = re.compile(r"[\\\x00-\x1f\x7f-\x9f\u200e\u200f\u2028-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+def printable(value: str) -> str:
+    """``value`` for a log line: control characters as Python escapes (``\\n``, ``\\x1b``, ``\\u2028``)."""
+    if _UNPRINTABLE.search(value) is None:
+        return value
+    return _UNPRINTABLE.sub(lambda m: m.group().encode("unicode_escape", "backslashreplace").decode("ascii"), value)
 
 
 def _service_classes(module_name: str, class_name: str | None, required: bool) -> list[type[Service]]:
@@ -103,8 +128,10 @@ def _bad_json(path: str, detail: str, request_id: str) -> ServiceError:
 class App:
     """The WSGI application: one routing table over every service's routes."""
 
-    def __init__(self, platform: Platform, services: list[Service] | None = None):
+    def __init__(self, platform: Platform, services: list[Service] | None = None, *, admin_token: str | None = None):
         self.platform = platform
+        #: The credential, besides an IMS token of AEP Local, that state-changing control-plane calls take.
+        self.admin_token = admin_token or secrets.token_urlsafe(32)
         self.services = services if services is not None else load_services(platform)
         self._routes: list[tuple[Route, Service]] = []
         rules = []
@@ -119,9 +146,24 @@ class App:
         for service in self.services:
             if hasattr(service, "routes_provider"):
                 service.routes_provider = self.route_table
+        from .console import Console
+
+        #: The web console under ``/console/`` (and ``/``): it reads through :meth:`serve_call`.
+        self.console = Console(self)
 
     def route_table(self) -> list[tuple[str, str, str]]:
         return [(r.method, r.rule, type(s).__name__) for r, s in self._routes]
+
+    def serve_call(self, call: Call) -> Reply:
+        """Run a :class:`Call` whose tenant is already checked through the handler that serves its method and path
+        (the console's reads: what it shows is what the REST route answers). Raises :class:`ServiceError`."""
+        try:
+            index, params = self.url_map.bind("aep-local").match(call.path, method=call.method)
+        except (NotFound, MethodNotAllowed):
+            raise errors.problem(404, "NotFoundError", f"AEP Local serves nothing at {call.method} {call.path}.") \
+                from None
+        call.params = dict(params)
+        return self._routes[index][0].handler(call)
 
     # -- WSGI ----------------------------------------------------------------------------------------------------
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
@@ -132,11 +174,13 @@ class App:
         response = self.handle(request, request_id)
         response.headers["x-request-id"] = request_id
         ms = (time.perf_counter() - started) * 1000
-        log.info("%s %s %d %.1fms", request.method, request.path, response.status_code, ms)
+        log.info("%s %s %d %.1fms", printable(request.method), printable(request.path), response.status_code, ms)
         return response(environ, start_response)
 
     def handle(self, request: Request, request_id: str) -> Response:
         path = request.path
+        if self.console.serves(path):
+            return self.console.handle(request, request_id)
         try:
             if (request.content_length or 0) > MAX_BODY_BYTES:
                 raise RequestEntityTooLarge()
@@ -162,8 +206,8 @@ class App:
                                  f"{MAX_BODY_BYTES // (1024 * 1024)} MB; AEP Local does not take it.")
             return self._json(err.status, err.body)
         except Exception:  # noqa: BLE001 - the server must answer, whatever a service does
-            log.error("unhandled error in %s %s (request %s)\n%s", request.method, path, request_id,
-                      traceback.format_exc())
+            log.error("unhandled error in %s %s (request %s)\n%s", printable(request.method), printable(path),
+                      printable(request_id), traceback.format_exc())
             if _service_style(path) == "flow":
                 err = errors.flow("1102-500", "Internal Error", "An internal error has occurred. Please try again. "
                                   "If the problem persists, please contact customer support.", request_id=request_id)
@@ -174,6 +218,8 @@ class App:
 
     def _call(self, request: Request, route: Route, params: Mapping[str, Any], request_id: str) -> Call:
         tenant, client_id = Tenant("", ""), ""
+        if gateway.is_control_change(request.method, request.path):
+            gateway.check_control(self.platform, request.headers, self.admin_token, method=request.method)
         if route.auth:
             tenant, client_id = gateway.check(self.platform, request.headers, request.path, sandbox=route.sandbox,
                                               request_id=request_id)
@@ -197,6 +243,11 @@ class App:
         query = {k: request.args.getlist(k) for k in request.args.keys()}
         return Call(method=request.method, path=request.path, params=dict(params), query=query, body=body,
                     headers=request.headers, tenant=tenant, client_id=client_id, request_id=request_id, raw=raw)
+
+    def authorize_control(self, environ: dict[str, Any]) -> None:
+        """:func:`.gateway.check_control` for a control route served outside the app (``/aep-local/faults``)."""
+        gateway.check_control(self.platform, EnvironHeaders(environ), self.admin_token,
+                              method=environ.get("REQUEST_METHOD", "GET"))
 
     def _reply(self, reply: Reply) -> Response:
         if reply.status == 204 or reply.body is None:
@@ -232,6 +283,12 @@ def _parse_json(raw: bytes, charset: str | None, path: str, request_id: str) -> 
     """A JSON body, or the service's bad-JSON error: also for nesting too deep to parse and for lone surrogates
     (``"\\ud800"``), which no UTF-8 store or answer can hold."""
     try:
+        text = raw.decode(charset or "utf-8")
+    except (UnicodeDecodeError, LookupError):
+        text = None  # json.loads below says what is wrong (or reads UTF-16/32 itself)
+    if text is not None and _too_deep(text):
+        raise _bad_json(path, f"it is nested more than {MAX_JSON_DEPTH} levels deep", request_id)
+    try:
         body = json.loads(raw if charset is None else raw.decode(charset), parse_constant=_no_constant,
                           parse_float=_finite_float)
         json.dumps(body, ensure_ascii=False).encode("utf-8")
@@ -245,12 +302,30 @@ def _parse_json(raw: bytes, charset: str | None, path: str, request_id: str) -> 
     return body
 
 
+def _too_deep(text: str) -> bool:
+    """Whether the JSON text nests arrays and objects more than :data:`MAX_JSON_DEPTH` levels deep, in linear passes:
+    strings are dropped, every bracket becomes ``(`` or ``)``, and each pass removes the innermost pairs."""
+    if text.count("[") + text.count("{") <= MAX_JSON_DEPTH:
+        return False
+    brackets = "".join(re.findall(r"[\[\]{}]", _JSON_STRING.sub("", text))).translate(_BRACKETS)
+    for _ in range(MAX_JSON_DEPTH):
+        inner = brackets.replace("()", "")
+        if inner == brackets or not inner:
+            return False  # flat enough, or unbalanced (the parser reports that)
+        brackets = inner
+    return "()" in brackets
+
+
 def _read_body(request: Request) -> bytes:
     """The request body, at most :data:`MAX_BODY_BYTES` (werkzeug checks a Content-Length, not a chunked body)."""
     if request.content_length is None and request.environ.get("wsgi.input_terminated"):
         parts, size = [], 0
         while True:
-            chunk = request.stream.read(1 << 16)
+            try:
+                chunk = request.stream.read(1 << 16)
+            except (OSError, ClientDisconnected):  # werkzeug's de-chunking: "Invalid chunk header" and the like
+                raise errors.problem(400, "BadRequest", "The chunked request body is malformed or cut short; send "
+                                     "valid chunked framing or a Content-Length.") from None
             if not chunk:
                 break
             size += len(chunk)
@@ -320,11 +395,50 @@ class _QuietHandler(WSGIRequestHandler):
             log.debug("server: a request could not be read")
 
 
+class LoopbackGuard:
+    """WSGI middleware in front of everything AEP Local serves: it refuses (403) a request with a foreign ``Origin``
+    (a web page's cross-site request) or a foreign ``Host`` (DNS rebinding), see :func:`.gateway.foreign_request`.
+
+    The names it answers to are set by :class:`ServerThread` once the socket is bound (``bind``)."""
+
+    def __init__(self, app: Callable[..., Iterable[bytes]]):
+        self.app = app
+        self.names: frozenset[str] = frozenset()
+        self.port = 0
+        self.wildcard = False
+
+    def bind(self, host: str, address: str, port: int) -> None:
+        """The server listens on ``address:port``, asked for as ``host``."""
+        self.port = port
+        self.wildcard = ipaddress.ip_address(address.split("%")[0]).is_unspecified
+        names = {host.strip("[]").lower(), address.lower()}
+        if self.wildcard:
+            names.add(socket.gethostname().lower())
+        self.names = frozenset(n for n in names if n)
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        refused = gateway.foreign_request(environ.get("HTTP_HOST"), environ.get("HTTP_ORIGIN"),
+                                          bound_names=self.names, port=self.port, wildcard=self.wildcard)
+        if refused is None:
+            return self.app(environ, start_response)
+        request_id = (environ.get("HTTP_X_REQUEST_ID") or "").strip()[:128]
+        response = App._json(refused.status, refused.body)
+        if request_id:
+            response.headers["x-request-id"] = request_id
+        request = Request(environ)
+        log.info("%s %s %d %.1fms", printable(request.method), printable(request.path), refused.status, 0.0)
+        return response(environ, start_response)
+
+
 class ServerThread:
-    """A threaded werkzeug server on a background thread."""
+    """A threaded werkzeug server on a background thread, behind :class:`LoopbackGuard`."""
 
     def __init__(self, app: Callable[..., Iterable[bytes]], host: str = "127.0.0.1", port: int = 0):
-        self.server = make_server(host, port, app, threaded=True, request_handler=_QuietHandler)
+        self.guard = LoopbackGuard(app)
+        self.server = make_server(host, port, self.guard, threaded=True, request_handler=_QuietHandler)
+        #: The address the socket is bound to (``0.0.0.0`` when asked for every interface) and its real port.
+        self.address: str = str(self.server.server_address[0])
+        self.guard.bind(host, self.address, self.server.server_port)
         self.server.daemon_threads = True  # type: ignore[attr-defined]  # a ThreadedWSGIServer (threaded=True)
         self._connections: set[socket.socket] = set()  # open (kept-alive) connections, closed by stop()
         self.server.aep_connections = self._connections  # type: ignore[attr-defined]  # kept by _QuietHandler

@@ -39,6 +39,9 @@ DROP INDEX IF EXISTS ix_res_state;
 CREATE INDEX IF NOT EXISTS ix_res_name_seq  ON resources (org, sandbox, kind, name, seq);
 CREATE INDEX IF NOT EXISTS ix_res_state_seq ON resources (org, sandbox, kind, state, seq);
 CREATE INDEX IF NOT EXISTS ix_res_parent  ON resources (org, sandbox, kind, parent, seq);
+-- a flow's runs newest (or oldest) first, one page at a time: walked in order, not sorted
+CREATE INDEX IF NOT EXISTS ix_res_parent_created ON resources (org, sandbox, kind, parent, created, seq);
+CREATE INDEX IF NOT EXISTS ix_res_parent_created_desc ON resources (org, sandbox, kind, parent, created DESC, seq);
 CREATE INDEX IF NOT EXISTS ix_res_created ON resources (org, sandbox, kind, created, seq);
 CREATE INDEX IF NOT EXISTS ix_res_seq     ON resources (org, sandbox, kind, seq);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -55,6 +58,8 @@ PLANNER_STATS = {
     "ix_res_seq": "100000 10000 10000 1000 1",
     "ix_res_created": "100000 10000 10000 1000 1 1",
     "ix_res_parent": "100000 10000 10000 1000 50 1",
+    "ix_res_parent_created": "100000 10000 10000 1000 50 1 1",
+    "ix_res_parent_created_desc": "100000 10000 10000 1000 50 1 1",
     "ix_res_state_seq": "100000 10000 10000 1000 300 1",
     "ix_res_name_seq": "100000 10000 10000 1000 1 1",
 }
@@ -101,8 +106,7 @@ class Store:
         conn = self._conn()
         conn.executescript(SCHEMA)  # executescript commits on its own: it cannot run inside transaction()
         _install_planner_stats(conn)
-        row = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM resources").fetchone()
-        self._seq = row[0]
+        self._seq = self._open_seq()
 
     # -- connections -------------------------------------------------------------------------------------------
     def _conn(self) -> sqlite3.Connection:
@@ -135,6 +139,19 @@ class Store:
         if conn is not None:
             conn.close()
             self._local.conn = None
+
+    def _open_seq(self) -> int:
+        """The sequence number this opening starts from: 0 for a new store, else one past both the newest resource
+        and every earlier opening (persisted as ``meta.seq_floor``), so that no two openings of one store start at
+        the same number even when nothing was inserted in between or the newest resources were deleted. A seeded
+        platform mixes it into its id seed: etags never repeat across restarts."""
+        with self.transaction() as db:
+            newest = db.execute("SELECT COALESCE(MAX(seq), 0) FROM resources").fetchone()[0]
+            floor = db.execute("SELECT value FROM meta WHERE key='seq_floor'").fetchone()
+            seq = newest if floor is None and newest == 0 else max(newest, int(floor[0]) if floor else 0) + 1
+            db.execute("INSERT INTO meta (key, value) VALUES ('seq_floor', ?) "
+                       "ON CONFLICT(key) DO UPDATE SET value=excluded.value", (str(seq),))
+        return seq
 
     def _next_seq(self) -> int:
         with self._seq_lock:
@@ -206,6 +223,13 @@ class Store:
 
     def find_by_name(self, tenant: Tenant, kind: str, name: str) -> list[Record]:
         return self.select(tenant, kind, where="name = ?", params=[name])
+
+    def held_elsewhere(self, tenant: Tenant, kind: str, id: str) -> bool:
+        """True when a resource of ``kind`` with ``id`` exists in another tenant (another org or sandbox): a
+        reference to it from ``tenant`` is refused."""
+        return self._conn().execute(
+            "SELECT 1 FROM resources WHERE kind=? AND id=? AND NOT (org=? AND sandbox=?) LIMIT 1",
+            (kind, id, tenant.org, tenant.sandbox)).fetchone() is not None
 
     # -- small key/value settings (clock offset, seed, ...) ----------------------------------------------------------
     def get_meta(self, key: str, default: str | None = None) -> str | None:

@@ -4,11 +4,24 @@
 keys or indexes (evaluated step by step, never with ``eval``). Anything else between braces, JSON's own ``{`` and
 ``}`` included, is left alone.
 
+A reference reads data; it runs no code of the objects it walks through:
+
+- ``[key]`` reads a dict's key, a list's, tuple's or string's index, and the items of the kit's own results
+  (``{{runs[-1].id}}``, ``{{made["id"]}}``); other containers (a DataFrame, a custom mapping) are refused;
+- ``.name`` reads a dict's key (``{{cfg.table}}``), an attribute the object holds as plain data (set on the
+  instance, or a plain class attribute), and any attribute of the kit's own objects (``{{flow.etag}}``,
+  ``{{runs[0].batch_ids}}``): the kit's properties are its own code. A property or method of any other object is
+  refused: its getter could do anything; put the value in a variable first;
+- a name starting with ``_`` (``{{x.__class__}}``, ``{{_secret}}``) is refused: private, never data to send;
+- a :class:`~aep_magics.auth.Secret` is refused wherever it is reached: the kit does not put a secret into a body
+  it shows (``--dry-run``, ``--curl``, the result's ``.request``); write the value into the cell yourself, or read it
+  into a plain variable (``os.environ[...]``), if it must be sent.
+
 Values never pass through the JSON/YAML parser, so no value can break or inject into the body: every reference is
 swapped for an inert sentinel, the text is parsed, and the sentinels are then replaced in the parsed data. A
 reference standing alone as a value (``"mappingVersion": {{m.version}}``) keeps the value's type; inside a string
 (``"name": "Orders of {{shop}}"``) it becomes text, exactly as written. A result object (``{{src}}``) stands for its
-id, a :class:`~aep_magics.auth.Secret` for its value.
+id.
 
 A body whose first character is ``{`` or ``[`` is JSON (strict: a trailing comma is an error); anything else is YAML
 (``yes``/``no``/``on``/``off`` and dates stay strings). Errors name the line and column in the cell body.
@@ -16,10 +29,12 @@ A body whose first character is ``{`` or ``[`` is JSON (strict: a trailing comma
 
 from __future__ import annotations
 
+import inspect
 import json
 import keyword
 import re
 import secrets
+import types
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -43,27 +58,22 @@ _STEP_RE = re.compile(
 def resolve(expr: str, namespace: Mapping[str, Any]) -> Any:
     """The value of a reference such as ``src.id`` or ``schema["$id"]`` in ``namespace``.
 
-    Attributes fall back to keys on mappings (``{{cfg.table}}`` works for a dict ``cfg``).
+    Attributes fall back to keys on mappings (``{{cfg.table}}`` works for a dict ``cfg``). What may be read is in the module docstring.
     """
     head = re.match(_NAME, expr)
     assert head is not None
     name = head.group(0)
+    _public(name, expr)
     if name not in namespace:
         raise InputError(f"{{{{{expr}}}}}: there is no variable named {name!r} in the notebook")
     value = namespace[name]
     where = name
     for step in _STEP_RE.finditer(expr, head.end()):
+        _no_secret(value, expr, where)
         if step.group("attr") is not None:
             attr = step.group("attr")
-            try:
-                value = getattr(value, attr)
-            except AttributeError:
-                if isinstance(value, Mapping) and attr in value:
-                    value = value[attr]
-                else:
-                    raise InputError(
-                        f"{{{{{expr}}}}}: {where} ({type(value).__name__}) has no attribute {attr!r}"
-                    ) from None
+            _public(attr, expr)
+            value = _attribute(value, attr, expr, where)
             where += f".{attr}"
         else:
             if step.group("index") is not None:
@@ -71,12 +81,80 @@ def resolve(expr: str, namespace: Mapping[str, Any]) -> Any:
             else:
                 quoted = step.group("dq") or step.group("sq") or ""
                 key = _unquote(quoted)
-            try:
-                value = value[key]
-            except (KeyError, IndexError, TypeError):
-                raise InputError(f"{{{{{expr}}}}}: {where} ({type(value).__name__}) has no item [{key!r}]") from None
+            value = _item(value, key, expr, where)
             where += f"[{key!r}]"
+    _no_secret(value, expr, where)
     return value
+
+
+def _public(name: str, expr: str) -> None:
+    if name.startswith("_"):
+        raise InputError(f"{{{{{expr}}}}}: {name!r} starts with _: private names are not read inside {{{{ }}}}")
+
+
+def _no_secret(value: Any, expr: str, where: str) -> None:
+    from ..auth import Secret
+
+    if isinstance(value, Secret):
+        raise InputError(f"{{{{{expr}}}}}: {where} is a Secret, and the kit refuses to put a secret into a request "
+                         "body or line; pass the value as a plain variable if it must be sent")
+
+
+def _is_kit(value: Any) -> bool:
+    """An object of the kit's own classes (results, runs, the clock …), whose properties are the kit's code."""
+    module = type(value).__module__ or ""
+    return module.startswith("aep_magics.") and not module.startswith("aep_magics.local")
+
+
+def _attribute(value: Any, attr: str, expr: str, where: str) -> Any:
+    """``value.attr`` without running any code of ``value``, unless it is one of the kit's own objects."""
+    if isinstance(value, dict) and not _is_kit(value) and dict.__contains__(value, attr):
+        return dict.__getitem__(value, attr)
+    if _is_kit(value):
+        try:
+            found = getattr(value, attr)
+        except AttributeError:
+            found = _MISSING
+    else:
+        found = inspect.getattr_static(value, attr, _MISSING)
+        if found is not _MISSING and hasattr(type(found), "__get__"):
+            if not isinstance(found, _BUILTIN_DESCRIPTORS):
+                raise InputError(f"{{{{{expr}}}}}: {attr!r} of {where} ({type(value).__name__}) is computed by code "
+                                 "(a property or method), which {{ }} does not run: put the value in a variable first")
+            found = getattr(value, attr)  # a slot or a C-level field: reading it runs no Python code
+    if found is _MISSING:
+        if isinstance(value, dict) and dict.__contains__(value, attr):
+            return dict.__getitem__(value, attr)
+        raise InputError(f"{{{{{expr}}}}}: {where} ({type(value).__name__}) has no attribute {attr!r}")
+    if callable(found) and not isinstance(found, type):
+        raise InputError(f"{{{{{expr}}}}}: {attr!r} of {where} ({type(value).__name__}) is a method, not a value")
+    return found
+
+
+def _item(value: Any, key: Any, expr: str, where: str) -> Any:
+    """``value[key]`` for dicts, lists, tuples, strings and the kit's own results; no other ``__getitem__`` runs."""
+    missing = InputError(f"{{{{{expr}}}}}: {where} ({type(value).__name__}) has no item [{key!r}]")
+    if isinstance(value, dict):
+        if not isinstance(key, (str, int)) or not dict.__contains__(value, key):
+            raise missing
+        return dict.__getitem__(value, key)
+    for kind in (list, tuple, str):
+        if isinstance(value, kind):
+            if not isinstance(key, int) or not -len(value) <= key < len(value):
+                raise missing
+            return kind.__getitem__(value, key)  # type: ignore[index]
+    if _is_kit(value):
+        try:
+            return value[key]
+        except (KeyError, IndexError, TypeError):
+            raise missing from None
+    raise InputError(f"{{{{{expr}}}}}: {where} is a {type(value).__name__}; inside {{{{ }}}}, [...] reads dicts, lists "
+                     "and the kit's results only: put the value in a variable first")
+
+
+_MISSING = object()
+#: Descriptors implemented in C that read a stored field (``__slots__`` members, e.g. ``datetime.year``).
+_BUILTIN_DESCRIPTORS = (types.MemberDescriptorType, types.GetSetDescriptorType)
 
 
 def _unquote(quoted: str) -> str:
@@ -87,15 +165,16 @@ def _unquote(quoted: str) -> str:
 
 
 def as_json_value(value: Any, expr: str) -> Any:
-    """``value`` as plain JSON data (results become their id, secrets their value)."""
-    value = _unwrap(value)
+    """``value`` as plain JSON data (results become their id; a secret is refused)."""
+    value = _unwrap(value, expr)
     if value is None or isinstance(value, (str, bool, int, float)):
         return value
     if isinstance(value, Mapping):
         return {str(k): as_json_value(v, expr) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [as_json_value(v, expr) for v in value]
-    for convert in ("item", "tolist"):  # numpy scalars and arrays, pandas Series
+    numeric = (type(value).__module__ or "").split(".")[0] in ("numpy", "pandas")
+    for convert in ("item", "tolist") if numeric else ():  # numpy scalars and arrays, pandas Series
         method = getattr(value, convert, None)
         if callable(method):
             try:
@@ -111,11 +190,10 @@ def as_text(value: Any, expr: str) -> str:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
-def _unwrap(value: Any) -> Any:
-    from ..auth import Secret
-
-    if isinstance(value, Secret):
-        return value.reveal()
+def _unwrap(value: Any, expr: str = "") -> Any:
+    _no_secret(value, expr, "the value")
+    if not _is_kit(value):
+        return value
     reference = getattr(value, "__aep_reference__", None)  # result objects stand for their id
     if callable(reference):
         return reference()
@@ -155,7 +233,7 @@ def expand_braces(text: str, namespace: Mapping[str, Any], quote: Callable[[str]
 
     def value_text(value: Any, expr: str, reference: bool) -> str:
         """A reference reads as in ``{{ }}`` (text as is, other data as JSON); an expression as IPython shows it."""
-        value = _unwrap(value)
+        value = _unwrap(value, expr)
         text = None
         if reference:
             try:
@@ -397,12 +475,59 @@ _LOADER: Any = None
 _C_LOADER: Any = None
 #: Bodies longer than this are parsed with libyaml when PyYAML has it: its pure-Python scanner needs seconds per MB.
 FAST_YAML_CHARS = 1 << 20
+#: Values a YAML body may add through aliases (``*name`` repeats the value ``&name`` marks). A few repeats are fine;
+#: nested ones multiply (a few hundred bytes of "billion laughs" stand for 387 million values) and would exhaust
+#: the memory once the body is filled in and sent.
+YAML_ALIAS_BUDGET = 10_000
 
 
 def _yaml_error() -> type[Exception]:
     import yaml
 
     return yaml.YAMLError
+
+
+class _AliasGuard:
+    """Loader mixin: before a document is built, count the values its aliases add (:func:`_alias_expansion`)."""
+
+    def construct_document(self, node: Any) -> Any:
+        extra = _alias_expansion(node)
+        if extra > YAML_ALIAS_BUDGET:
+            raise InputError(f"the cell body's YAML aliases (*name) add {extra:,} values to it, more than "
+                             f"{YAML_ALIAS_BUDGET:,}: write the repeated part out, or keep it in a variable and use "
+                             "{{variable}}")
+        return super().construct_document(node)  # type: ignore[misc]
+
+
+def _alias_expansion(root: Any) -> int:
+    """How many values the aliases of a composed YAML document add: the size of the document written out in full
+    less the values it holds. An alias inside the value it names cannot be written out: InputError."""
+    import yaml
+
+    sizes: dict[int, int] = {}       # id(node) -> values in the node written out in full
+    on_path: set[int] = set()        # the nodes being walked into (an alias to one of them is a cycle)
+    stack: list[tuple[Any, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        if isinstance(node, yaml.MappingNode):
+            children = [n for pair in node.value for n in pair]
+        else:
+            children = node.value if isinstance(node, yaml.SequenceNode) else []
+        if done:
+            on_path.discard(id(node))
+            sizes[id(node)] = 1 + sum(sizes[id(child)] for child in children)
+            continue
+        if id(node) in sizes:
+            continue
+        on_path.add(id(node))
+        stack.append((node, True))
+        for child in children:
+            if id(child) in on_path:
+                raise InputError("a YAML alias (*name) in the cell body stands inside the value it names, so the "
+                                 "body never ends: replace the alias with the value it should repeat")
+            if id(child) not in sizes:
+                stack.append((child, False))
+    return sizes[id(root)] - len(sizes)
 
 
 def _load_yaml(text: str) -> Any:
@@ -412,10 +537,10 @@ def _load_yaml(text: str) -> Any:
 
     if _LOADER is None:
 
-        class Loader(yaml.SafeLoader):
+        class Loader(_AliasGuard, yaml.SafeLoader):
             pass
 
-        class CLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+        class CLoader(_AliasGuard, getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
             pass
 
         resolvers: dict[str, list[Any]] = {}

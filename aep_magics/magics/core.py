@@ -5,7 +5,10 @@ Every magic that calls the platform takes ``-o NAME`` (store the result in the n
 unless ``-q``), ``--dry-run`` (show the request; nothing is sent, no token is fetched) and ``--curl`` (show the
 equivalent cURL commands beside the result); the create magics take ``--if-exists reuse|fail``. ``{{name}}``,
 ``{{name.attr}}`` and ``{{name["key"]}}`` in the line or the body refer to notebook variables; in the line,
-``{expr}`` is a Python value too, as in IPython's own line magics (``%aep_runs {flow.id}``).
+``{expr}`` is a Python value too, as in IPython's own line magics (``%aep_runs {flow.id}``); what a reference may
+read (no property of an arbitrary object, no ``_`` name, never a ``Secret``) is in :mod:`aep_magics.magics.body`.
+Ctrl-C ends a magic with one line saying what may already have happened: a create may have created the resource
+(run the cell again with ``--if-exists reuse``), ``%aep_runs --wait`` stops waiting while the runs go on.
 
 Settings: ``%config AEPMagics.timeout = 120`` (also ``connect_timeout``, ``display_limit``, ``widgets``,
 ``wait_poll_interval``, ``wait_timeout``).
@@ -16,11 +19,12 @@ magic first runs.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import getpass
 import keyword
 import shlex
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from IPython.core.error import UsageError
@@ -36,7 +40,7 @@ from IPython.core.magic_arguments import argument, magic_arguments
 from traitlets import Bool, Float, Int, TraitError, observe, validate
 from traitlets.config import Configurable
 
-from ..errors import AEPError, InputError
+from ..errors import AEPError, InputError, Interrupted
 from . import state
 
 IF_EXISTS_HELP = (
@@ -92,13 +96,31 @@ def _hint(error: AEPError) -> str | None:
     return None
 
 
+@contextlib.contextmanager
+def _on_ctrl_c(outcome: str) -> Iterator[None]:
+    """Ctrl-C inside ends the cell with one line, ``stopped (Ctrl-C): <outcome>``, instead of a traceback."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        raise Interrupted(f"stopped (Ctrl-C): {outcome}") from None
+
+
+def _may_exist(what: str) -> str:
+    return (f"the {what} may have been created; run the cell again with --if-exists reuse to find it instead of "
+            "creating another")
+
+
 def _guard(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Platform errors leave a magic with one more clause: what to do next (still one line)."""
+    """Platform errors leave a magic with one more clause: what to do next (still one line). Ctrl-C leaves it with
+    one line too (:class:`~aep_magics.errors.Interrupted`); the magics that change something say what may have
+    happened."""
 
     @functools.wraps(func)
     def run(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
+        except KeyboardInterrupt:
+            raise Interrupted("stopped (Ctrl-C)") from None
         except AEPError as error:
             hint = _hint(error)
             if not hint:
@@ -233,7 +255,8 @@ class AEPMagics(Magics, Configurable):
         args = self._args(magic, line)
         body = self._body(cell, what)
         create = getattr(ops, f"create_{kind}")
-        result = create(self._client(), body, if_exists=args.if_exists, dry_run=args.dry_run)
+        with _on_ctrl_c(_may_exist(what)):
+            result = create(self._client(), body, if_exists=args.if_exists, dry_run=args.dry_run)
         return self._finish(args, result, remember=kind)
 
     # -- session ----------------------------------------------------------------------------------------------------
@@ -468,10 +491,11 @@ class AEPMagics(Magics, Configurable):
                 rows = ops.rows_from(self._ns[args.rows], args.rows)
             else:
                 source_id = state.current.default_id("source", args.source, "source connection (--source)")
-        result = ops.create_mapping(
-            self._client(), body, if_exists=args.if_exists, dry_run=args.dry_run, validate=args.validate,
-            preview_rows=rows, source_id=source_id, create=not args.no_create,
-        )
+        with _on_ctrl_c(_may_exist("mapping set")):
+            result = ops.create_mapping(
+                self._client(), body, if_exists=args.if_exists, dry_run=args.dry_run, validate=args.validate,
+                preview_rows=rows, source_id=source_id, create=not args.no_create,
+            )
         return self._finish(args, result, remember=None if args.no_create else "mapping")
 
     @no_var_expand
@@ -491,8 +515,9 @@ class AEPMagics(Magics, Configurable):
 
         args = self._args(self.aep_flow, line)
         body = self._body(cell, "flow")
-        result = ops.create_flow(self._client(), body, if_exists=args.if_exists, dry_run=args.dry_run,
-                                 validate=not args.no_validate)
+        with _on_ctrl_c(_may_exist("flow")):
+            result = ops.create_flow(self._client(), body, if_exists=args.if_exists, dry_run=args.dry_run,
+                                     validate=not args.no_validate)
         return self._finish(args, result, remember="flow")
 
     # -- watching and reading -------------------------------------------------------------------------------------
@@ -531,6 +556,10 @@ class AEPMagics(Magics, Configurable):
         try:
             result = ops.wait_for_runs(client, flow_id, timeout=args.timeout or self.wait_timeout,
                                        poll_interval=self.wait_poll_interval, on_progress=progress.update)
+        except KeyboardInterrupt:
+            progress.finish(False)
+            raise Interrupted(f"stopped (Ctrl-C) waiting for the runs of flow {flow_id}; they go on on the platform: "
+                              f"%aep_runs {flow_id} --wait waits again") from None
         except Exception:
             progress.finish(False)
             raise
@@ -610,8 +639,8 @@ class AEPMagics(Magics, Configurable):
 
     @no_var_expand
     @magic_arguments(name="aep_clock")
-    @argument("--advance", metavar="DURATION", help="move the clock forward: 90, 90s, 15m, 2h or 1d "
-              "(the scheduler then runs what fell due)")
+    @argument("--advance", metavar="DURATION", help="move the clock forward: 90, 90s, 15m, 2h or 1d, at most 31d "
+              "a call (the scheduler then runs what fell due, at most 100 runs a flow)")
     @_common()
     @line_magic
     @_guard
@@ -659,7 +688,10 @@ class AEPMagics(Magics, Configurable):
                 raise InputError(f"-H {header!r}: write headers as 'Name: value'")
             headers[name.strip()] = value.strip()
         body = self._body(cell, "request", required=False) if cell is not None else None
-        result = ops.call(self._client(), args.method, path, body, headers=headers, dry_run=args.dry_run)
+        changes = args.method.upper() not in ("GET", "HEAD", "OPTIONS")
+        with _on_ctrl_c(f"the {args.method.upper()} may have been applied: check with a GET before sending it again"
+                        if changes else "nothing was changed"):
+            result = ops.call(self._client(), args.method, path, body, headers=headers, dry_run=args.dry_run)
         return self._finish(args, result)
 
 

@@ -51,8 +51,11 @@ META_DIR = "meta"
 #: Files bigger than this roll over to the next ``part-NNNNN.parquet``.
 ROWS_PER_FILE = 5_000_000
 PARQUET_COMPRESSION = "snappy"
-#: Record batches that may wait for the background writer thread.
+#: Record batches that may wait for each background writer thread.
 QUEUE_DEPTH = 2
+#: Part files encoded in parallel by a background writer, once a batch has :data:`PARALLEL_MIN_ROWS` rows.
+WRITER_THREADS = 2
+PARALLEL_MIN_ROWS = 100_000
 
 
 class LakePathError(ValueError):
@@ -183,11 +186,102 @@ class DataLake:
             shutil.rmtree(d, ignore_errors=True)
 
 
+class _Part:
+    """One open ``part-NNNNN.parquet`` of a batch being written, and the rows it holds."""
+
+    def __init__(self, path: Path, schema: pa.Schema, dictionary: list[str]):
+        self.path = path
+        self.writer = pq.ParquetWriter(path, schema, compression=PARQUET_COMPRESSION, use_dictionary=dictionary)
+        self.rows = 0
+
+    def write(self, data: pa.Table | pa.RecordBatch) -> None:
+        if isinstance(data, pa.RecordBatch):
+            self.writer.write_batch(data)
+        else:
+            self.writer.write_table(data)
+        self.rows += data.num_rows
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+class _Lane:
+    """A sequence of part files fed in order, in the caller's thread or on a writer thread of its own.
+
+    A writer thread takes at most :data:`QUEUE_DEPTH` waiting record batches, so memory stays bounded; Parquet encoding
+    releases the GIL, so lanes encode in parallel with each other and with the caller's next record batch.
+    """
+
+    def __init__(self, owner: BatchWriter, background: bool):
+        self.owner = owner
+        self.part: _Part | None = None
+        self.records = 0
+        self.error: BaseException | None = None
+        self.queue: queue.Queue | None = None
+        self.thread: threading.Thread | None = None
+        if background:
+            self.queue = queue.Queue(maxsize=QUEUE_DEPTH)
+            self.thread = threading.Thread(target=self._drain, name=f"lake-writer-{owner.batch_id}", daemon=True)
+            self.thread.start()
+
+    def put(self, data: pa.Table | pa.RecordBatch) -> None:
+        if self.error is not None:
+            self.flush()
+        if self.queue is not None:
+            self.queue.put(data)
+        else:
+            self.write_now(data)
+
+    def _drain(self) -> None:
+        assert self.queue is not None
+        while True:
+            item = self.queue.get()
+            if item is None:
+                return
+            if self.error is None:
+                try:
+                    self.write_now(item)
+                except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+                    self.error = exc
+
+    def write_now(self, data: pa.Table | pa.RecordBatch) -> None:
+        schema = self.owner.schema
+        assert schema is not None
+        if data.schema != schema:
+            data = data.cast(schema)
+        if self.part is None or self.part.rows >= ROWS_PER_FILE:
+            self.close()
+            self.part = self.owner._next_part(schema, data)
+        self.part.write(data)
+        self.records += data.num_rows
+
+    def flush(self) -> None:
+        """Wait for the writer thread to finish what was queued (and stop it); re-raise its error."""
+        if self.thread is not None:
+            assert self.queue is not None
+            self.queue.put(None)
+            self.thread.join()
+            self.thread = None
+            self.queue = None  # later writes (if any) happen in the caller's thread
+        if self.error is not None:
+            err, self.error = self.error, None
+            raise err
+
+    def close(self) -> None:
+        if self.part is not None:
+            self.part.close()
+            self.part = None
+
+
 class BatchWriter:
     """Writes one batch into a staging directory; :meth:`commit` publishes it atomically, :meth:`abort` drops it.
 
-    Data goes to ``part-NNNNN.parquet`` through a streaming :class:`pyarrow.parquet.ParquetWriter` (one row group per
-    written record batch), so memory stays bounded by the record batch size whatever the batch's row count.
+    Data goes to ``part-NNNNN.parquet`` files through streaming :class:`pyarrow.parquet.ParquetWriter` objects (one row
+    group per written record batch), so memory stays bounded by the record batch size whatever the batch's row count.
+    With ``background=True`` the Parquet encoding runs on writer threads: the first :data:`PARALLEL_MIN_ROWS` rows go
+    to one part file, and the record batches after them alternate between :data:`WRITER_THREADS` part files encoded in
+    parallel. Rows keep their order within a part file; across part files they do not (as on the platform, where a
+    batch's files have no order).
     """
 
     def __init__(self, lake: DataLake, tenant: Tenant, dataset_id: str, batch_id: str, schema: pa.Schema | None = None,
@@ -201,102 +295,82 @@ class BatchWriter:
             shutil.rmtree(self.staging)
         self.staging.mkdir(parents=True)
         self.schema = schema
-        self._writer: pq.ParquetWriter | None = None
+        self._background = background
         self._dictionary: list[str] | None = None
+        self._lanes: list[_Lane] = []
+        self._dispatched = 0  # rows handed to the lanes
+        self._batches = 0  # record batches handed to the lanes after the first PARALLEL_MIN_ROWS rows
         self._part = -1
-        self._rows_in_part = 0
+        self._part_lock = threading.Lock()
         self.files: list[Path] = []
-        self.records = 0
         self._meta_handles: dict[str, Any] = {}
         self.closed = False
-        # background=True: Parquet encoding happens on a writer thread (it releases the GIL), overlapping with the
-        # caller's next record batch; at most QUEUE_DEPTH batches wait, so memory stays bounded.
-        self._queue: queue.Queue | None = None
-        self._thread: threading.Thread | None = None
-        self._error: BaseException | None = None
-        if background:
-            self._queue = queue.Queue(maxsize=QUEUE_DEPTH)
-            self._thread = threading.Thread(target=self._drain, name=f"lake-writer-{batch_id}", daemon=True)
-            self._thread.start()
 
     # -- data -----------------------------------------------------------------------------------------------------
-    def _open_part(self, schema: pa.Schema, first: pa.Table | pa.RecordBatch) -> None:
-        self._close_part()
-        self._part += 1
-        path = self.staging / f"part-{self._part:05d}.parquet"
-        if self._dictionary is None:
-            self._dictionary = dictionary_columns(first)
-        self._writer = pq.ParquetWriter(path, schema, compression=PARQUET_COMPRESSION,
-                                        use_dictionary=self._dictionary)
-        self.files.append(path)
-        self._rows_in_part = 0
+    @property
+    def records(self) -> int:
+        return sum(lane.records for lane in self._lanes)
 
-    def _close_part(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
+    def _next_part(self, schema: pa.Schema, first: pa.Table | pa.RecordBatch) -> _Part:
+        """Open the next part file; the first one decides which columns are dictionary-encoded (for all parts)."""
+        with self._part_lock:
+            if self._dictionary is None:
+                self._dictionary = dictionary_columns(first)
+            self._part += 1
+            path = self.staging / f"part-{self._part:05d}.parquet"
+            self.files.append(path)
+            return _Part(path, schema, self._dictionary)
 
-    def _drain(self) -> None:
-        assert self._queue is not None
-        while True:
-            item = self._queue.get()
-            if item is None:
-                return
-            if self._error is None:
-                try:
-                    self._write_now(item)
-                except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
-                    self._error = exc
-
-    def _flush(self) -> None:
-        """Wait for the writer thread to finish what was queued (and stop it); re-raise its error."""
-        if self._thread is not None:
-            assert self._queue is not None
-            self._queue.put(None)
-            self._thread.join()
-            self._thread = None
-            self._queue = None  # later writes (if any) happen in the caller's thread
-        if self._error is not None:
-            err, self._error = self._error, None
-            raise err
+    def _lane(self, rows: int) -> _Lane:
+        if not self._lanes:
+            self._lanes.append(_Lane(self, self._background))
+        if not self._background or self._dispatched < PARALLEL_MIN_ROWS:
+            index = 0
+        else:
+            index = self._batches % WRITER_THREADS
+            self._batches += 1
+            if index == len(self._lanes):
+                self._lanes.append(_Lane(self, self._background))
+        self._dispatched += rows
+        return self._lanes[index]
 
     def write(self, data: pa.Table | pa.RecordBatch) -> None:
         if data.num_rows == 0:
             return
-        if self._error is not None:
-            self._flush()
-        if self._queue is not None:
-            self._queue.put(data)
-        else:
-            self._write_now(data)
-
-    def _write_now(self, data: pa.Table | pa.RecordBatch) -> None:
         if self.schema is None:
             self.schema = data.schema
-        elif data.schema != self.schema:
-            data = data.cast(self.schema)
-        if self._writer is None or self._rows_in_part >= ROWS_PER_FILE:
-            self._open_part(self.schema, data)
-        assert self._writer is not None
-        if isinstance(data, pa.RecordBatch):
-            self._writer.write_batch(data)
-        else:
-            self._writer.write_table(data)
-        self._rows_in_part += data.num_rows
-        self.records += data.num_rows
+        self._lane(data.num_rows).put(data)
+
+    def _flush(self) -> None:
+        """Wait for the writer threads to finish what was queued (and stop them); re-raise the first error."""
+        first: BaseException | None = None
+        for lane in self._lanes:
+            try:
+                lane.flush()
+            except BaseException as exc:  # noqa: BLE001 - every lane is stopped before the first error is raised
+                first = first or exc
+        if first is not None:
+            raise first
+
+    def _close_part(self) -> None:
+        for lane in self._lanes:
+            lane.close()
 
     def drop_data(self) -> None:
         """Forget the data written so far (a failed batch keeps only its diagnostics)."""
-        self._flush()
-        self._close_part()
+        try:
+            self._flush()
+        finally:
+            self._close_part()
         for f in self.files:
             f.unlink(missing_ok=True)
         self.files = []
-        self.records = 0
+        self._lanes = []
+        self._dispatched = self._batches = 0
 
     @property
     def output_bytes(self) -> int:
-        if self._thread is not None:
+        if any(lane.thread is not None for lane in self._lanes):
             self._flush()
         return sum(f.stat().st_size for f in self.files if f.exists())
 
@@ -346,7 +420,7 @@ class BatchWriter:
         os.replace(self.staging, self.final_dir)
         _fsync_dir(self.dataset_dir)
         self.closed = True
-        self.files = [self.final_dir / f.name for f in self.files]
+        self.files = sorted(self.final_dir / f.name for f in self.files)
         return self.final_dir
 
     def abort(self) -> None:

@@ -3,8 +3,12 @@
 ``parse(text)`` gives the syntax tree; ``compile_expression(text)`` also checks function names and arities and
 returns a :class:`CompiledExpression` that evaluates one row (``evaluate_row``, used by preview) or a whole
 Arrow batch (``evaluate_arrow``, used by dataflow runs).  Both evaluators share the function semantics in
-``functions.py`` and agree on results; the Arrow evaluator runs Arrow kernels for everything listed in
-``functions.VECTORISED_FUNCTIONS`` and evaluates only the remaining calls row by row (``ROW_FUNCTIONS``).
+``functions.py`` and agree on results (the row evaluator is the reference: ``tests/test_expression_agreement.py``
+checks it on generated expressions); the Arrow evaluator runs Arrow kernels for everything listed in
+``functions.VECTORISED_FUNCTIONS`` and evaluates only the remaining calls row by row (``ROW_FUNCTIONS``). Results of
+row-by-row calls that no Arrow array holds exactly (ints and floats together, objects with different keys, dates in
+different zones) stay Python values (``functions.Rows``) for the calls that follow; only the final column is
+converted.
 
 Grammar (lowest precedence first)::
 
@@ -22,6 +26,13 @@ Grammar (lowest precedence first)::
 
 Field names may contain escaped dots (``street\\.name``); names that are not identifiers or are reserved words
 are wrapped (``${First Name}``).  Errors are :class:`ExpressionError` with a 1-based column.
+
+Limits (AEP Local's choices; Adobe documents none): an expression is at most ``MAX_EXPRESSION_LENGTH`` (4,096)
+characters and nests at most ``MAX_NESTING`` (100) levels deep -- parentheses, calls, brackets, operators,
+ternaries and postfix chains each count as a level, in the text and in the syntax tree (``a + b + c`` is two levels
+deep); no function returns a string longer than ``functions.MAX_STRING_LENGTH`` (1,000,000) characters.  A call
+whose constant arguments break a limit (``lpad("a", 300000000, "b")``) fails compilation; with arguments read
+from the row it is a row error.
 """
 
 from __future__ import annotations
@@ -40,9 +51,11 @@ import pyarrow.compute as pc
 
 from . import functions as F
 from .functions import Const, EvaluationError, Fallback
+from .functions.regex import PATTERN_ARGUMENTS, compile_pattern
 
 __all__ = [
     "MAX_EXPRESSION_LENGTH",
+    "MAX_NESTING",
     "CompiledExpression",
     "EvalContext",
     "EvaluationError",
@@ -55,6 +68,7 @@ __all__ = [
 ]
 
 MAX_EXPRESSION_LENGTH = 4096
+MAX_NESTING = F.MAX_NESTING
 
 #: Words that cannot be bare field names (wrap them: ``${new}``); operator words and literals are tokens.
 RESERVED_WORDS = frozenset(
@@ -71,6 +85,7 @@ _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "\\": "\\", '
 _NUMBER = re.compile(r"\d+(\.\d+)?([eE][+-]?\d+)?")
 _ARROW_ERRORS = (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, OverflowError)
 _ROW_ERRORS = (ValueError, TypeError, ArithmeticError, LookupError, re.error)
+_TOO_DEEP = f"expression is nested more than {MAX_NESTING} levels deep"
 
 
 class ExpressionError(ValueError):
@@ -395,6 +410,12 @@ class _Parser:
     def __init__(self, text: str) -> None:
         self.tokens = tokenize(text)
         self.i = 0
+        self.depth = 0  # open levels (sub-expressions and prefix operators): bounded by MAX_NESTING
+
+    def enter(self) -> None:
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            raise ExpressionError(_TOO_DEEP, self.tok.pos)
 
     @property
     def tok(self) -> Token:
@@ -433,6 +454,13 @@ class _Parser:
         return node
 
     def expression(self) -> Expr:
+        self.enter()
+        try:
+            return self._expression()
+        finally:
+            self.depth -= 1
+
+    def _expression(self) -> Expr:
         cond = self.binary(1)
         if not self.at("?"):
             return cond
@@ -453,6 +481,15 @@ class _Parser:
         return left
 
     def unary(self) -> Expr:
+        if not (self.at("!") or self.at("-") or self.at("+")):
+            return self.postfix(self.primary())
+        self.enter()
+        try:
+            return self._prefixed()
+        finally:
+            self.depth -= 1
+
+    def _prefixed(self) -> Expr:
         if self.at("!"):
             pos = self.advance().pos
             return Unary("not", self.unary(), pos)
@@ -462,10 +499,8 @@ class _Parser:
             if isinstance(operand, Literal) and F.is_number(operand.value):
                 return Literal(-operand.value, pos)
             return Unary("neg", operand, pos)
-        if self.at("+"):
-            self.advance()
-            return self.unary()
-        return self.postfix(self.primary())
+        self.advance()  # "+"
+        return self.unary()
 
     def arguments(self, close: str) -> tuple[Expr, ...]:
         args: list[Expr] = []
@@ -564,10 +599,23 @@ class _Parser:
 
 
 def parse(text: str) -> Expr:
-    """Parse an expression into its syntax tree (raises ExpressionError)."""
+    """Parse an expression into its syntax tree (raises ExpressionError, also for nesting past MAX_NESTING)."""
     if not isinstance(text, str):
         raise ExpressionError("expression must be a string")
-    return _Parser(text).parse()
+    node = _Parser(text).parse()
+    _check_depth(node)
+    return node
+
+
+def _check_depth(root: Expr) -> None:
+    """Operator and postfix chains (``a + b + ...``, ``x.f().g()...``) nest the tree without nesting the text;
+    the evaluators recurse on the tree, so its depth has the same bound (checked without recursion)."""
+    stack = [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_NESTING:
+            raise ExpressionError(_TOO_DEEP, node.pos or 1)
+        stack.extend((child, depth + 1) for child in _children(node))
 
 
 def parse_path(text: str) -> tuple[Segment, ...]:
@@ -603,6 +651,8 @@ def _bind(node: Expr) -> Expr:
                 return Exists(FieldRef(parse_path(arg.value), arg.pos), node.pos)
             except ExpressionError as exc:
                 raise ExpressionError(f"invalid path in {node.name}: {exc}", node.pos) from None
+        if not node.method:
+            _check_pattern(node)
         return replace(node, args=tuple(_bind(a) for a in node.args), fn=fn)
     if isinstance(node, ArrayLit):
         return replace(node, items=tuple(_bind(a) for a in node.items))
@@ -620,6 +670,17 @@ def _bind(node: Expr) -> Expr:
     if isinstance(node, Index):
         return replace(node, obj=_bind(node.obj), index=_bind(node.index))
     return node
+
+
+def _check_pattern(node: Call) -> None:
+    """A regular expression given as a string literal must compile (RE2, see :mod:`.functions.regex`)."""
+    i = PATTERN_ARGUMENTS.get(node.name)
+    arg = node.args[i] if i is not None and i < len(node.args) else None
+    if isinstance(arg, Literal) and isinstance(arg.value, str):
+        try:
+            compile_pattern(arg.value)
+        except EvaluationError as exc:
+            raise ExpressionError(f"{node.name}: {exc}", arg.pos) from None
 
 
 def _is_constant(node: Expr) -> bool:
@@ -676,6 +737,8 @@ class CompiledExpression:
         """Evaluate on every row: (values, [(row_index, message)]); failed rows are null."""
         n = table.num_rows
         value, errors = _ArrowEvaluator(table, ctx or _DEFAULT_CONTEXT).eval(self.ast)
+        if isinstance(value, F.Rows) and errors:  # failed rows do not decide the column's type
+            value = F.Rows([None if i in errors else v for i, v in enumerate(value.values)])
         result = F.as_array(value, n)
         if isinstance(result, pa.ChunkedArray):
             result = result.combine_chunks()
@@ -687,11 +750,49 @@ class CompiledExpression:
 
 
 def compile_expression(text: str) -> CompiledExpression:
-    """Parse and validate (function names, arities, literal paths); raises ExpressionError."""
+    """Parse and validate (function names, arities, literal paths, constant arguments against the limits);
+    raises ExpressionError."""
     if isinstance(text, str) and len(text) > MAX_EXPRESSION_LENGTH:
         raise ExpressionError(f"expression is longer than {MAX_EXPRESSION_LENGTH} characters")
     ast = _bind(parse(text))
+    _check_constants(ast, _DEFAULT_CONTEXT)
     return CompiledExpression(text, ast, frozenset(_row_fallbacks(ast)))
+
+
+_NOT_CONSTANT = object()
+
+
+def _check_constants(node: Expr, ctx: EvalContext) -> Any:
+    """Evaluate what does not depend on the row, bottom-up: a call that breaks a limit with constant arguments
+    (a pad COUNT past the longest string, a result past it) is a compile error at its column. Returns the node's
+    constant value, or _NOT_CONSTANT."""
+    values = [_check_constants(child, ctx) for child in _children(node)]
+    if isinstance(node, Literal):
+        return node.value
+    if not isinstance(node, Call) or node.fn is None:
+        return _NOT_CONSTANT if not _is_constant(node) or _NOT_CONSTANT in values else _evaluate_quietly(node, ctx)
+    if node.fn.check is not None:  # arguments a function validates as soon as they are known (a pad COUNT)
+        try:
+            node.fn.check([F.UNKNOWN if v is _NOT_CONSTANT else v for v in values])
+        except EvaluationError as exc:
+            raise ExpressionError(_message(node.fn, exc), node.pos) from None
+    try:
+        if node.fn.volatile or _NOT_CONSTANT in values:
+            return _NOT_CONSTANT
+        return invoke(node.fn, ctx, list(values))
+    except F.LimitError as exc:
+        raise ExpressionError(_message(node.fn, exc), node.pos) from None
+    except EvaluationError:
+        return _NOT_CONSTANT  # a row error, reported when rows are evaluated
+
+
+def _evaluate_quietly(node: Expr, ctx: EvalContext) -> Any:
+    try:
+        return _RowEvaluator({}, ctx).eval(node)
+    except F.LimitError as exc:  # an operator: ``lpad("a", 999999) + lpad("b", 999999)``
+        raise ExpressionError(str(exc), node.pos) from None
+    except EvaluationError:
+        return _NOT_CONSTANT
 
 
 def compile_path(path: tuple[Segment, ...], text: str | None = None) -> CompiledExpression:
@@ -716,11 +817,19 @@ def _message(fn: F.Function, exc: BaseException) -> str:
 
 
 def invoke(fn: F.Function, ctx: EvalContext, args: list) -> Any:
-    """Call a function's row implementation; any failure becomes an EvaluationError naming the function."""
+    """Call a function's row implementation; any failure becomes an EvaluationError naming the function, and so
+    does a string result past MAX_STRING_LENGTH."""
     try:
-        return fn.row(ctx, *args)
+        result = fn.row(ctx, *args)
+    except F.LimitError as exc:
+        raise F.LimitError(_message(fn, exc)) from None
     except _ROW_ERRORS as exc:
         raise EvaluationError(_message(fn, exc)) from None
+    except RecursionError:  # a value nested past what Python can walk (source data, not expressions)
+        raise EvaluationError(_message(fn, ValueError("the value is nested too deeply"))) from None
+    if type(result) is str and len(result) > F.MAX_STRING_LENGTH:
+        raise F.LimitError(_message(fn, F.too_long(len(result))))
+    return result
 
 
 def resolve_path(value: Any, path: tuple[Segment, ...]) -> Any:
@@ -918,20 +1027,29 @@ class _ArrowEvaluator:
                 return Const(invoke(fn, self.ctx, [v.value for v in values])), errors
             except EvaluationError as exc:
                 return Const(None), _merge(errors, {i: str(exc) for i in range(self.n)})
-        if fn.vec is not None:
+        if fn.vec is not None and not any(isinstance(v, F.Rows) for v in values):
             try:
                 out = fn.vec(self.ctx, self.n, *values)
             except (Fallback, EvaluationError, *_ARROW_ERRORS):
                 out = None
             if out is not None:
                 value, extra = out if isinstance(out, tuple) else (out, {})
+                if isinstance(value, Const) and type(value.value) is str and len(value.value) > F.MAX_STRING_LENGTH:
+                    value, extra = Const(None), {i: str(F.too_long(len(value.value))) for i in range(self.n)}
+                else:
+                    over = F.over_length(value)
+                    if over:  # no later call works on them (the row evaluator stops at the error)
+                        mask = np.zeros(self.n, dtype=bool)
+                        mask[list(over)] = True
+                        value = pc.if_else(pa.array(mask), pa.scalar(None, value.type), value)
+                    extra = {**over, **extra}
                 for i, message in extra.items():
                     errors.setdefault(i, f"{fn.label}: {message}" if fn.label else message)
                 return value, errors
         return self.rowwise(lambda args: invoke(fn, self.ctx, args), values, errors)
 
     def rowwise(self, compute: Callable[[list], Any], values: list, errors: Errors) -> tuple[Any, Errors]:
-        columns = [None if isinstance(v, Const) else v.to_pylist() for v in values]
+        columns = [None if isinstance(v, Const) else F.to_pylist(v, self.n) for v in values]
         out: list[Any] = [None] * self.n
         for i in range(self.n):
             if i in errors:
@@ -941,7 +1059,7 @@ class _ArrowEvaluator:
                 out[i] = compute(args)
             except EvaluationError as exc:
                 errors[i] = str(exc)
-        return F.py_to_arrow(out), errors
+        return F.from_python(out), errors
 
     def literal(self, evaluated: list[tuple[Any, Errors]], build: Callable[[list], Any]) -> tuple[Any, Errors]:
         values = [v for v, _ in evaluated]
@@ -987,4 +1105,4 @@ class _ArrowEvaluator:
         except (Fallback, *_ARROW_ERRORS):
             picked = [x if m else y for x, y, m in
                       zip(F.to_pylist(then, self.n), F.to_pylist(other, self.n), mask)]
-            return F.py_to_arrow(picked), errors
+            return F.from_python(picked), errors

@@ -25,7 +25,8 @@ Status progression ``scheduled → inProgress → success | failed`` is persiste
 successful run is one store transaction: Catalog batch ``success``, run ``success``, the flow's ``lastRunDetails``
 and the schedule watermark (where the next incremental window starts) change together, after the batch directory
 was moved into place — so a crash anywhere leaves a state :func:`.recovery.recover` can repair without losing or
-duplicating a record.
+duplicating a record. That transaction first checks that the target dataset still exists: a dataset deleted during
+the run (Catalog deletes it and its batches in one transaction) fails the run, and its batch record and files go.
 
 In deterministic mode (a seed) a run's timestamps come from its own clock that starts at the run's scheduled
 time, and its ids from a generator seeded with (platform seed, run id): outputs are reproducible however the
@@ -38,6 +39,7 @@ import functools
 import hashlib
 import logging
 import queue
+import shutil
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -622,16 +624,24 @@ class RunExecution:
                 act["statusSummary"] = {"status": "failed", "errors": [err]}
                 act["durationSummary"]["completedAtUTC"] = now
                 act["updatedAtUTC"] = now
+        # the target dataset deleted during the run: nothing of it stays, neither files nor a batch record
+        gone = self.run_dataset is not None and self.platform.store.get(self.tenant, "dataSet", self.run_dataset) is None
         if self.batch_id is not None and self.writer is not None:
             try:   # a failure after the directory was published: its data must not stay
-                self.lake.remove_batch(self.tenant, self.run_dataset or "", self.batch_id, keep_meta=True)
+                if gone:
+                    shutil.rmtree(self.lake.dataset_dir(self.tenant, self.run_dataset or ""), ignore_errors=True)
+                else:
+                    self.lake.remove_batch(self.tenant, self.run_dataset or "", self.batch_id, keep_meta=True)
             except Exception:
                 log.warning("could not remove the data of failed batch %s", self.batch_id, exc_info=True)
         with self.platform.store.transaction():
             if self.batch_id is not None and self.platform.store.get(self.tenant, "batch", self.batch_id):
-                update_batch_record(self.platform, self.tenant, self.batch_id, {
-                    "status": "failed", "completed": now, "updated": now,
-                    "errors": [{"code": code, "description": message, "rows": []}]})
+                if gone:
+                    self.platform.store.delete(self.tenant, "batch", self.batch_id)
+                else:
+                    update_batch_record(self.platform, self.tenant, self.batch_id, {
+                        "status": "failed", "completed": now, "updated": now,
+                        "errors": [{"code": code, "description": message, "rows": []}]})
             self._persist("failed")
         return run
 
@@ -779,6 +789,8 @@ class RunExecution:
             "statusSummary": run_status,
         }
         with self.platform.store.transaction():
+            if self.platform.store.get(self.tenant, "dataSet", plan.dataset_id) is None:  # deleted meanwhile
+                raise RunSetupError(f"The target dataset {plan.dataset_id} was deleted during the run.")
             if batch_created:
                 assert self.batch_id is not None  # _execute sets it before it creates the batch
                 batch_errors = [{"code": code, "description": _code_message(code, stats.error_messages.get(code, "")),

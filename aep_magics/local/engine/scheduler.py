@@ -8,7 +8,8 @@ Schedules (``scheduleParams``, https://experienceleague.adobe.com/en/docs/experi
 - ``once``: one run at ``startTime`` (epoch seconds), immediately when that is already past;
 - ``minute|hour|day|week`` with ``interval``: runs at ``startTime + k * interval * unit`` for k = 0, 1, ...;
 - ``backfill`` (default true): when the clock jumps over several due times, true creates a run for every missed
-  due time (at most :data:`MAX_CATCHUP_RUNS`, the newest ones — windows chain, so no data is lost), false creates
+  due time (at most :data:`MAX_RUNS_PER_MOVE` per flow each time the clock moves, the newest ones — windows chain,
+  so no data is lost; :meth:`Scheduler.catch_up` reports the flows so capped), false creates
   only the latest;
 - disabled flows get no scheduled runs; on re-enable the schedule resumes at the next due time (the first window
   then reaches back to where the last successful one ended, so nothing is lost);
@@ -37,7 +38,12 @@ if TYPE_CHECKING:  # pragma: no cover
 
 log = logging.getLogger(__name__)
 
-__all__ = ["MAX_CATCHUP_RUNS", "Schedule", "Scheduler", "attach", "load_schedule_state", "save_schedule_state"]
+#: Most runs one flow gets from one clock move (one tick): what a jump, or a restart after a long pause, makes the
+#: worker execute stays bounded.
+MAX_RUNS_PER_MOVE = 100
+
+__all__ = ["MAX_CATCHUP_RUNS", "MAX_RUNS_PER_MOVE", "Schedule", "Scheduler", "attach", "load_schedule_state",
+           "save_schedule_state"]
 
 
 class Scheduler:
@@ -108,12 +114,20 @@ class Scheduler:
 
     def tick(self) -> list[str]:
         """Create every run due up to the current clock and queue it; returns the new run ids."""
+        return self.catch_up()["created"]
+
+    def catch_up(self) -> dict[str, Any]:
+        """:meth:`tick`, with a report: ``{"created": [run ids], "capped": [{"flowId", "dueTimes", "runs"}]}``,
+        ``capped`` naming each flow (backfill on) that missed more due times than :data:`MAX_RUNS_PER_MOVE` and got
+        runs for the newest ones only."""
         with self._lock:
             flows = []
             for tenant in _tenants(self.platform, "flow"):
                 for rec in self.platform.store.select(tenant, "flow"):
                     flows.append((tenant, rec))
-            return self._materialise(flows, self.platform.clock.peek_ms())
+            capped: list[dict[str, Any]] = []
+            created = self._materialise(flows, self.platform.clock.peek_ms(), capped)
+            return {"created": created, "capped": capped}
 
     # -- schedule state -----------------------------------------------------------------------------------------------
     def _state(self, tenant: Tenant, flow_id: str) -> dict[str, Any] | None:
@@ -159,7 +173,7 @@ class Scheduler:
         self._save_state(tenant, flow_id, state)
         return state
 
-    def _materialise(self, flows: list, now_ms: int) -> list[str]:
+    def _materialise(self, flows: list, now_ms: int, capped: list[dict[str, Any]] | None = None) -> list[str]:
         from .runner import create_scheduled_run
 
         due: list[tuple[int, int, Tenant, Any, Schedule]] = []
@@ -174,8 +188,13 @@ class Scheduler:
             if state is None or not state.get("enabled", True):
                 continue
             times, nxt = schedule.due_times(state.get("nextDueMs"), now_ms)
+            times = times[-MAX_RUNS_PER_MOVE:]
             if not times:
                 continue
+            if capped is not None and schedule.backfill and not schedule.once:
+                missed = (now_ms - state["nextDueMs"]) // schedule.period_ms + 1
+                if missed > len(times):
+                    capped.append({"flowId": rec.id, "dueTimes": missed, "runs": len(times)})
             if state.get("firstDueMs") is None:
                 state["firstDueMs"] = times[0]
                 state["initialWindowStartMs"] = schedule.initial_window_start(times[0])

@@ -15,13 +15,14 @@ wildcards), ``property=`` expressions (``==``, ``!=``, ``<``, ``<=``, ``>``, ``>
 Choices where Adobe documents nothing (deviations list): error bodies use the generic ``{type,title,status,detail}``
 envelope (``BadRequestError`` / ``NotFoundError``); ``Location`` is the dataset's path; a new dataset starts in
 ``state`` ``DRAFT``; ``requestDataSource=true`` is accepted and only adds a ``dataSourceId``; PATCH/PUT bump the
-patch number of ``version``; deleting a dataset deletes its batch records (not the lake files).
+patch number of ``version``; deleting a dataset deletes its batch records and its files in the data lake.
 """
 
 from __future__ import annotations
 
 import copy
 import re
+import shutil
 from typing import TYPE_CHECKING, Any
 
 from .. import errors
@@ -439,10 +440,14 @@ class CatalogService(Service):
         return self._save(call, rec, doc)
 
     def delete_dataset(self, call: Call) -> Reply:
-        rec = self._dataset(call)
-        for b in self.store.select(call.tenant, "batch", where="parent = ?", params=[rec.id]):
-            self.store.delete(call.tenant, "batch", b.id)
-        self.store.delete(call.tenant, "dataSet", rec.id)
+        """The dataset, its batches (one transaction: a run finishing meanwhile sees the dataset gone and fails, see
+        :mod:`aep_magics.local.engine.runner`) and then its directory in the data lake."""
+        with self.store.transaction():
+            rec = self._dataset(call)
+            for b in self.store.select(call.tenant, "batch", where="parent = ?", params=[rec.id]):
+                self.store.delete(call.tenant, "batch", b.id)
+            self.store.delete(call.tenant, "dataSet", rec.id)
+        remove_dataset_files(self.platform, call.tenant, rec.id)
         return Reply(200, [f"@/dataSets/{rec.id}"])
 
     # -- batches ----------------------------------------------------------------------------------------------------
@@ -535,6 +540,17 @@ class CatalogService(Service):
             if i == fid:
                 return Reply(200, {i: doc})
         raise _not_found("dataset file", fid)
+
+
+def remove_dataset_files(platform: Platform, tenant: Tenant, dataset_id: str) -> None:
+    """Remove a deleted dataset's directory from the data lake: its batches' Parquet files and diagnostics."""
+    from ..engine.datalake import DataLake, LakePathError
+
+    try:
+        path = DataLake(platform.lake_dir).dataset_dir(tenant, dataset_id)
+    except LakePathError:  # an id the lake never stored anything under
+        return
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def _without(call: Call, *names: str) -> Call:

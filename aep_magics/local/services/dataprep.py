@@ -46,6 +46,11 @@ MAX_LIMIT = 100
 #: the source itself (a plain field path is an ATTRIBUTE, anything else an EXPRESSION), as the engine does.
 STORED_SOURCE_TYPE = "text/x.schema-path"
 DEFAULT_CONTENT_TYPE = "application/vnd.adobe.xed-full+json;version=1"
+#: Most mappings in one mapping set (create, PUT, validate, preview). Adobe documents no limit; AEP Local refuses
+#: larger sets with a 400 so that one request cannot hold the server (docs/deviations.md, "Limits").
+MAX_MAPPINGS = 2000
+#: Most source records in one ``/mappingSets/preview`` call. Adobe documents no limit; a preview is a sample.
+MAX_PREVIEW_ROWS = 1000
 
 
 class _Problems(Exception):
@@ -89,6 +94,9 @@ def normalise_request(body: Any) -> tuple[str | None, str, list[dict[str, Any]],
     raw = body.get("mappings")
     if not isinstance(raw, list):
         raise _bad("'mappings' must be an array of mappings.")
+    if len(raw) > MAX_MAPPINGS:
+        raise _bad(f"The mapping set has {len(raw):,} mappings; AEP Local takes at most {MAX_MAPPINGS:,} per "
+                   "mapping set: split it into several mapping sets.")
     problems: list[dict[str, Any]] = []
     mappings: list[dict[str, Any]] = []
     for i, m in enumerate(raw):
@@ -235,8 +243,9 @@ class DataPrepService(Service):
             if isinstance(dest, str) and dest.strip() and find_path(resolved, dest) is None:
                 problems.append(_problem(i, m, f"The destination {dest} does not exist in the target schema "
                                                f"{schema_id}."))
-        good = [m for i, m in enumerate(mappings) if not any(p["mappingIndex"] == i for p in problems)]
-        index = [i for i, m in enumerate(mappings) if not any(p["mappingIndex"] == i for p in problems)]
+        failed = {p["mappingIndex"] for p in problems}
+        index = [i for i in range(len(mappings)) if i not in failed]
+        good = [mappings[i] for i in index]
         for p in compile_problems(good, {"schemaRef": {"id": schema_id, "contentType": content_type}}):
             j = p["mappingIndex"]
             if 0 <= j < len(index):
@@ -397,12 +406,15 @@ class DataPrepService(Service):
     # -- validate / preview -------------------------------------------------------------------------------------------------
     def validate(self, call: Call) -> Reply:
         _sid, _ct, mappings, _resolved, problems = self._check(call, call.body)
+        by_index: dict[int, list[dict[str, Any]]] = {}
+        for p in problems:
+            by_index.setdefault(p["mappingIndex"], []).append(
+                {"destination": p["destination"], "exception": p["message"], "source": p["source"],
+                 "columnName": p["source"] if p["sourceType"] == "ATTRIBUTE" else None,
+                 "sourceType": p["sourceType"]})
         out = []
-        for i, m in enumerate(mappings):
-            errs = [{"destination": p["destination"], "exception": p["message"], "source": p["source"],
-                     "columnName": p["source"] if p["sourceType"] == "ATTRIBUTE" else None,
-                     "sourceType": p["sourceType"]}
-                    for p in problems if p["mappingIndex"] == i]
+        for i in range(len(mappings)):
+            errs = by_index.get(i)
             out.append({"status": "FAILED" if errs else "SUCCESS", "errors": errs or None})
         return Reply(200, {"validationResponse": out})
 
@@ -420,6 +432,9 @@ class DataPrepService(Service):
         data = body.get("data")
         if isinstance(data, dict):
             data = [data]
+        if isinstance(data, list) and len(data) > MAX_PREVIEW_ROWS:
+            raise _bad(f"'data' has {len(data):,} source records; a preview takes at most {MAX_PREVIEW_ROWS:,}: "
+                       "preview a sample of the data.")
         if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
             raise _bad("'data' must be an array of source records (JSON objects).")
         schema_id, content_type, mappings, resolved, problems = self._check(call, body["mappingSet"])

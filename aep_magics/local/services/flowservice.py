@@ -63,7 +63,8 @@ def _import_jsonschema() -> None:
 
 
 def _schema_errors(schema: dict[str, Any], instance: Any) -> str | None:
-    """The most relevant JSON Schema violation as one sentence, or None when valid."""
+    """The most relevant JSON Schema violation as one sentence, or None when valid. The sentence never shows the
+    value of a secret parameter (:func:`secret_names`), whatever its type: the value is replaced by ``********``."""
     _import_jsonschema()
     from jsonschema import Draft7Validator
     from jsonschema.exceptions import best_match
@@ -71,8 +72,76 @@ def _schema_errors(schema: dict[str, Any], instance: Any) -> str | None:
     error = best_match(Draft7Validator(schema).iter_errors(instance))
     if error is None:
         return None
-    where = "/".join(str(p) for p in error.absolute_path)
-    return f"{where + ': ' if where else ''}{error.message}"
+    path = list(error.absolute_path)
+    where = "/".join(str(p) for p in path)
+    names = secret_names(schema)
+    if any(isinstance(p, str) and p.lower() in names for p in path):
+        hidden = [error.instance]
+    else:
+        hidden = list(_secret_values(error.instance, names))
+    message = error.message
+    if hidden:
+        message = message.replace(repr(error.instance), MASK)
+        if any(text in message for value in hidden for text in _shown_as(value)):
+            message = f"the value does not satisfy the spec's '{error.validator}' rule"
+    return f"{where + ': ' if where else ''}{message}"
+
+
+#: Parameter names that hold credentials in Adobe's connection specs; masked in error messages also where a spec
+#: does not mark them ``"format": "password"`` (the spec's own marks are read first, :func:`secret_names`).
+SECRET_NAMES = frozenset(name.lower() for name in (
+    "accessToken", "password", "clientSecret", "secret", "secretKey", "secretAccessKey", "sasUri", "sasToken",
+    "accountKey", "servicePrincipalKey", "passPhrase", "keyFileContent", "privateKey", "privateKeyContent",
+    "serviceAccountJson", "serviceAccountKey", "connectionString", "refreshToken", "apiKey", "token",
+    "developerToken", "pgpPrivateKey"))
+
+
+def secret_names(schema: Any) -> frozenset[str]:
+    """The (lower-case) names of the secret parameters of a spec: every property the schema marks
+    ``"format": "password"``, at any depth, and the usual credential names (:data:`SECRET_NAMES`)."""
+    found: set[str] = set()
+    stack = [schema]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, list):
+            stack.extend(node)
+        elif isinstance(node, dict):
+            props = node.get("properties")
+            if isinstance(props, dict):
+                found.update(k.lower() for k, v in props.items()
+                             if isinstance(v, dict) and v.get("format") == "password")
+            stack.extend(v for v in node.values() if isinstance(v, (dict, list)))
+    return SECRET_NAMES | found
+
+
+def _secret_values(instance: Any, names: frozenset[str]):
+    """The values held under a secret name anywhere inside ``instance``."""
+    stack = [instance]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if isinstance(key, str) and key.lower() in names:
+                    yield value
+                else:
+                    stack.append(value)
+        elif isinstance(node, list):
+            stack.extend(node)
+
+
+def _shown_as(value: Any) -> set[str]:
+    """How a secret value, or any part of it, could appear in a message (parts shorter than 4 characters aside)."""
+    out: set[str] = set()
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+        elif node is not None and not isinstance(node, bool):
+            out.update(t for t in (str(node), repr(node)) if len(t) >= 4)
+    return out
 
 
 def _coerce(params: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
@@ -375,7 +444,20 @@ class FlowService(Service):
             raise self._patch_error(call, f'Field "{path}" cannot be updated')
 
     def _delete(self, call: Call, coll: query.Collection) -> Reply:
-        rec = self._record(call, coll, call.params["id"])
+        tenant = call.tenant
+        with self.store.transaction() as db:  # the "still used?" checks and the delete: one transaction
+            rec = self._record(call, coll, call.params["id"])
+            self._check_unused(call, coll, rec)
+            self.store.delete(tenant, coll.kind, rec.id)
+            if coll.kind == "flow":
+                db.execute("DELETE FROM resources WHERE org=? AND sandbox=? AND kind='run' AND parent=?",
+                           (tenant.org, tenant.sandbox, rec.id))
+        if coll.kind == "flow":
+            self._notify_flow(tenant, rec.id)
+        return Reply(204, None)
+
+    def _check_unused(self, call: Call, coll: query.Collection, rec: Record) -> None:
+        """Refuse to delete a connection a flow uses (1418-400 for a base connection, 1447-400 otherwise)."""
         tenant = call.tenant
         if coll.kind == "connection":
             used = self.store.count(
@@ -395,14 +477,6 @@ class FlowService(Service):
                                     "AS j WHERE j.value = ?)", params=[rec.id])
             if used:
                 raise self._error(call, "1447-400", "Invalid request", f"Found active flows containing id {rec.id}.")
-        with self.store.transaction() as db:
-            self.store.delete(tenant, coll.kind, rec.id)
-            if coll.kind == "flow":
-                db.execute("DELETE FROM resources WHERE org=? AND sandbox=? AND kind='run' AND parent=?",
-                           (tenant.org, tenant.sandbox, rec.id))
-        if coll.kind == "flow":
-            self._notify_flow(tenant, rec.id)
-        return Reply(204, None)
 
     # -- specs ---------------------------------------------------------------------------------------------------
     def list_connection_specs(self, call: Call) -> Reply:
@@ -569,7 +643,10 @@ class FlowService(Service):
 
     def create_source_connection(self, call: Call) -> Reply:
         doc = self._validate_source(call, self._new_connection_doc(call), None)
-        return self._insert(call, query.SOURCE_CONNECTIONS, doc, parent=doc.get("baseConnectionId"))
+        with self.store.transaction():  # the base connection checked again with the insert: a racing DELETE loses
+            if "inheritedAttributes" in doc:
+                self._ref(call, query.CONNECTIONS, doc.get("baseConnectionId"))
+            return self._insert(call, query.SOURCE_CONNECTIONS, doc, parent=doc.get("baseConnectionId"))
 
     def _validate_source(self, call: Call, doc: dict[str, Any], old: dict[str, Any] | None) -> dict[str, Any]:
         spec = self._conn_spec(call, doc.get("connectionSpec"))
@@ -611,12 +688,18 @@ class FlowService(Service):
     # -- target connections --------------------------------------------------------------------------------------
     def create_target_connection(self, call: Call) -> Reply:
         doc = self._validate_target(call, self._new_connection_doc(call), None)
-        return self._insert(call, query.TARGET_CONNECTIONS, doc, parent=doc.get("baseConnectionId"))
+        with self.store.transaction():  # the dataset checked again with the insert: a racing DELETE loses
+            self._check_dataset(call, doc)
+            return self._insert(call, query.TARGET_CONNECTIONS, doc, parent=doc.get("baseConnectionId"))
 
     def _validate_target(self, call: Call, doc: dict[str, Any], old: dict[str, Any] | None) -> dict[str, Any]:
         spec = self._conn_spec(call, doc.get("connectionSpec"))
         if "targetSpec" not in spec:
             raise self._invalid(call, f"the connection spec {spec['id']} ({spec['name']}) is not a target spec.")
+        if doc.get("name") is not None and not isinstance(doc.get("name"), str):
+            raise self._invalid(call, "name must be a string.")
+        if doc.get("baseConnectionId") is not None and not isinstance(doc.get("baseConnectionId"), str):
+            raise self._invalid(call, "baseConnectionId must be the id (a string) of a base connection.")
         data = doc.get("data")
         if not isinstance(data, dict) or not isinstance(data.get("format"), str):
             raise self._invalid(call, "data.format is required (\"parquet_xdm\" for the Data Lake).")
@@ -629,16 +712,30 @@ class FlowService(Service):
         problem = _schema_errors(spec["targetSpec"]["spec"], params)
         if problem:
             raise self._invalid(call, f"invalid target connection params: {problem}")
-        dataset_id = params.get("dataSetId")
-        if self.store.count(call.tenant, "dataSet") > 0:
-            dataset = self.store.get(call.tenant, "dataSet", dataset_id)
+        self._check_dataset(call, doc)
+        return doc
+
+    def _elsewhere(self, call: Call, kind: str, id: Any) -> bool:
+        """``id`` names a resource of another org or sandbox: a reference the caller's tenant cannot hold."""
+        return isinstance(id, str) and self.store.held_elsewhere(call.tenant, kind, id)
+
+    def _check_dataset(self, call: Call, doc: dict[str, Any]) -> None:
+        """A target's ``params.dataSetId`` names a dataset of the caller's sandbox, with the target's schema.
+
+        A sandbox without any dataset takes any id (Flow Service used alone), except the id of another org's or
+        sandbox's dataset."""
+        dataset_id = (doc.get("params") or {}).get("dataSetId")
+        data = doc.get("data")
+        schema = data.get("schema") if isinstance(data, dict) else None
+        schema_id = schema.get("id") if isinstance(schema, dict) else None
+        if self.store.count(call.tenant, "dataSet") > 0 or self._elsewhere(call, "dataSet", dataset_id):
+            dataset = self.store.get(call.tenant, "dataSet", dataset_id) if isinstance(dataset_id, str) else None
             if dataset is None:
                 raise self._invalid(call, f"the dataset {dataset_id} does not exist in sandbox "
                                           f"'{call.tenant.sandbox}'.")
             ds_schema = (dataset.doc.get("schemaRef") or {}).get("id")
             if ds_schema and schema_id and ds_schema != schema_id:
                 raise self._invalid(call, f"the dataset {dataset_id} uses schema {ds_schema}, not {schema_id}.")
-        return doc
 
     # -- flows ---------------------------------------------------------------------------------------------------
     def create_flow(self, call: Call) -> Reply:
@@ -665,9 +762,18 @@ class FlowService(Service):
         doc["runs"] = f"/flows/{flow_id}/runs"
         doc["lastOperation"] = {"started": now, "updated": now, "percentCompleted": 100.0,
                                 "status": {"value": "completed", "errors": []}, "operation": "create"}
-        reply = self._insert(call, query.FLOWS, doc)
+        with self.store.transaction():  # the references checked again with the insert: a racing DELETE loses
+            self._check_references(call, doc, flow_spec)
+            reply = self._insert(call, query.FLOWS, doc)
         self._notify_flow(call.tenant, flow_id)
         return reply
+
+    def _check_references(self, call: Call, doc: dict[str, Any], flow_spec: dict[str, Any]) -> None:
+        """The flow's connections and mapping sets still exist (checked inside the transaction of the insert)."""
+        self._connections_of(call, doc, flow_spec)
+        for item in doc.get("transformations") or []:
+            if item.get("name") == "Mapping":
+                self._mapping_params(call, doc, dict(item["params"]))
 
     def _flow_spec(self, call: Call, ref: Any) -> dict[str, Any]:
         parsed = _spec_ref(ref)
@@ -758,7 +864,7 @@ class FlowService(Service):
         version = int(version)
         if not isinstance(mapping_id, str) or not mapping_id:
             raise self._invalid(call, "the Mapping transformation needs params.mappingId.")
-        if self.store.count(call.tenant, "mappingSet") > 0:
+        if self.store.count(call.tenant, "mappingSet") > 0 or self._elsewhere(call, "mappingSet", mapping_id):
             mapping = self.store.get(call.tenant, "mappingSet", mapping_id)
             if mapping is None:
                 raise self._error(call, "1419-400", "Invalid request",
@@ -794,6 +900,9 @@ class FlowService(Service):
 
     def _validate_flow_patch(self, call: Call, doc: dict[str, Any], old: dict[str, Any]) -> dict[str, Any]:
         flow_spec = self._flow_spec(call, doc.get("flowSpec"))
+        if "scheduleParams" in doc and not isinstance(doc["scheduleParams"], dict):
+            raise self._invalid(call, "scheduleParams must be an object, e.g. {\"startTime\": \"1612310466\", "
+                                      "\"frequency\": \"minute\", \"interval\": \"15\"}.")
         old_start = (old.get("scheduleParams") or {}).get("startTime")
         new_start = (doc.get("scheduleParams") or {}).get("startTime")
         if old_start is not None and str(new_start) != str(old_start) and _INT.match(str(old_start)) \

@@ -3,13 +3,16 @@ openapi/sandbox.yaml).
 
 Sandboxes are org-wide records (tenant ``(org, GLOBAL_SANDBOX)``); everything else lives in the tenant
 ``(org, sandbox name)``. Every org has its default ``prod`` sandbox from the start; it cannot be deleted. Deleting
-a development sandbox wipes its tenant state and leaves the record behind in state ``deleted`` (the docs: "GET
-requests can still retrieve sandbox's details after it has been deleted").
+a development sandbox wipes its tenant state and its data lake directory and leaves the record behind in state
+``deleted`` (the docs: "GET requests can still retrieve sandbox's details after it has been deleted"). A sandbox
+created again under a deleted one's name starts empty: whatever work still under way wrote into the deleted
+sandbox after its deletion (a run, a batch) is wiped then.
 """
 
 from __future__ import annotations
 
 import re
+import shutil
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -65,9 +68,23 @@ def _new(platform: Platform, org: str, name: str, title: str, type_: str, by: st
     store = platform.store
     if store.get(_org(org), KIND, name) is None:
         store.insert(_org(org), KIND, name, doc, created=now, name=name, state="active")
-    else:  # re-creating a deleted sandbox reuses its name
-        store.replace(_org(org), KIND, name, doc, updated=now, name=name, state="active")
+    else:  # re-creating a deleted sandbox reuses its name, not its leftovers
+        with store.transaction():
+            store.delete_tenant(Tenant(org, name))
+            store.replace(_org(org), KIND, name, doc, updated=now, name=name, state="active")
+        remove_lake_files(platform, Tenant(org, name))
     return doc
+
+
+def remove_lake_files(platform: Platform, tenant: Tenant) -> None:
+    """Remove a sandbox's directory from the data lake (every dataset's Parquet files and diagnostics)."""
+    from ..engine.datalake import DataLake, LakePathError
+
+    try:
+        path = DataLake(platform.lake_dir).dataset_dir(tenant, "x").parent  # <lake>/<org>/<sandbox>, checked
+    except LakePathError:
+        return
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def ensure_org(platform: Platform, org: str) -> None:
@@ -197,11 +214,13 @@ class SandboxService(Service):
         now = self.clock.now_ms()
         doc.update(state="deleted", eTag=int(doc.get("eTag", 1)) + 1, lastModifiedDate=_date(now),
                    modifiedBy=f"{call.client_id}@AdobeID")
-        self.store.replace(_org(call.tenant.org), KIND, doc["name"], doc, updated=now, name=doc["name"],
-                           state="deleted")
         tenant = Tenant(call.tenant.org, doc["name"])
-        flows = [r.id for r in self.store.select(tenant, "flow")]
-        self.store.delete_tenant(tenant)
+        with self.store.transaction():
+            self.store.replace(_org(call.tenant.org), KIND, doc["name"], doc, updated=now, name=doc["name"],
+                               state="deleted")
+            flows = [r.id for r in self.store.select(tenant, "flow")]
+            self.store.delete_tenant(tenant)
+        remove_lake_files(self.platform, tenant)
         scheduler = self.platform.scheduler
         if scheduler is not None:
             for flow_id in flows:

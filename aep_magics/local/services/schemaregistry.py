@@ -372,6 +372,7 @@ class SchemaRegistryService(Service):
         sandbox_id, sandbox_type = _sandbox_info(self.platform, call.tenant)
         lookup = tenant_lookup(self.platform, call.tenant)
         try:
+            xres.check_depth(body, "The request body")
             if kind == "schema":
                 return xres.compose_schema(body, tenant_id, sid_hash, lookup=lookup, org=call.tenant.org,
                                            version=version, registry_metadata=regmeta, sandbox_id=sandbox_id,
@@ -474,7 +475,10 @@ class SchemaRegistryService(Service):
     def patch(self, call: Call, seg: str) -> Reply:
         rec = self._tenant_rec(call, seg)
         try:
+            xres.check_depth(call.body, "The patch")
             patched = apply_patch(rec.doc, call.body)
+        except xres.XDMError as exc:
+            raise self._from(call, exc) from None
         except PatchError as exc:
             raise self._bad(call, f"Invalid JSON Patch: {exc}") from None
         if not isinstance(patched, dict):

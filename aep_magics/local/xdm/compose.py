@@ -251,16 +251,49 @@ def resolve(schema_doc: dict[str, Any], full: bool = True, text: bool = True, *,
     titles and descriptions. ``lookup(id)`` finds referenced resources (default: the global library). Raises
     :class:`UnknownRefError` / :class:`MergeError`."""
     look = lookup or global_lookup
-    if full:
-        key = schema_doc.get("$id", "")
-        result = _resolve(schema_doc, schema_doc, look, (key + "#",) if key else ())
-        for k in ("definitions",):
-            result.pop(k, None)
-    else:
-        result = schema_doc
-    if not text:
-        result = strip_text(result)
-    return copy.deepcopy(result)
+    check_depth(schema_doc)
+    try:
+        if full:
+            key = schema_doc.get("$id", "")
+            result = _resolve(schema_doc, schema_doc, look, (key + "#",) if key else ())
+            for k in ("definitions",):
+                result.pop(k, None)
+        else:
+            result = schema_doc
+        check_depth(result, "The resolved schema")
+        if not text:
+            result = strip_text(result)
+        return copy.deepcopy(result)
+    except RecursionError:
+        raise _too_deep("The resolved schema") from None
+
+
+#: Deepest nesting of JSON objects and arrays in a Schema Registry resource, as sent and once resolved (every
+#: ``$ref`` merged in). Adobe documents no limit; the deepest resolved resource of the XDM library nests 23 levels.
+#: AEP Local refuses deeper ones with a 400 (docs/deviations.md, "Limits").
+MAX_DEPTH = 100
+
+
+def _too_deep(what: str) -> XDMError:
+    return XDMError(f"{what} nests objects and arrays more than {MAX_DEPTH} levels deep; AEP Local takes at most "
+                    f"{MAX_DEPTH}: flatten the field hierarchy.", code="1000-400", title="Bad Request")
+
+
+def check_depth(doc: Any, what: str = "The resource") -> None:
+    """Raise :class:`XDMError` (``XDM-1000-400``) when ``doc`` nests deeper than :data:`MAX_DEPTH` (walked without
+    recursion, so any depth is measured)."""
+    stack = [(doc, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            children: Any = node.values()
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        if depth > MAX_DEPTH:
+            raise _too_deep(what)
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
 
 
 # --------------------------------------------------------------------------------------------------------------------

@@ -39,17 +39,18 @@ arguments are null; ``instr`` is 0-based and returns -1 when not found; ``matche
 whole string; dates without an explicit zone are UTC and parsed dates are normalised to UTC; a date renders
 as ``yyyy-MM-dd'T'HH:mm:ssX`` (seconds precision, as in every documented example); date_part "w" is the
 weekday (Sunday = 1) and "week"/"ww" the ISO week; zone abbreviations (PST, EST, ...) are fixed offsets;
-unknown string escapes such as ``"\\d"`` keep their backslash.  ``fpid_to_ecid`` and the ``ua_*`` user-agent
-functions are not implemented (the ECID derivation is not documented).
+unknown string escapes such as ``"\\d"`` keep their backslash; comparisons with NaN are false and ``%`` on
+doubles is Java's (the sign of the dividend), as Java's operators have them.  ``fpid_to_ecid`` and the ``ua_*``
+user-agent functions are not implemented (the ECID derivation is not documented).
 """
 
 from __future__ import annotations
 
 from .core import (
-    FLOAT_PATTERN, INT_PATTERN, NULL, SPACE, UTC, UTF8, Const, EvaluationError, Fallback, as_array, as_aware,
-    compare, const_value, format_float, is_number, json_ready, list_take, mask_errors, num_array, py_to_arrow,
-    render_datetime, scalar_for, str_array, to_number, to_pylist, to_str, truthy, truthy_array, unify,
-    values_equal,
+    FLOAT_PATTERN, INT_PATTERN, MAX_NESTING, MAX_STRING_LENGTH, NULL, SPACE, UNKNOWN, UTC, UTF8, Const,
+    EvaluationError, Fallback, LimitError, Rows, as_array, as_aware, compare, const_value, format_float, from_python,
+    is_number, json_ready, list_take, mask_errors, num_array, over_length, py_to_arrow, render_datetime, scalar_for,
+    str_array, to_number, to_pylist, to_str, too_long, truthy, truthy_array, unify, values_equal,
 )
 from .dates import (
     DEFAULT_DATE_FORMATS, DatePattern, as_datetime, compile_date_pattern, format_datetime, format_timestamps,
@@ -60,11 +61,12 @@ from .registry import (
 )
 
 __all__ = [
-    "BATCHED_FUNCTIONS", "DEFAULT_DATE_FORMATS", "FLOAT_PATTERN", "FUNCTIONS", "INT_PATTERN", "METHODS", "NULL",
-    "OPERATORS", "ROW_FUNCTIONS", "SPACE", "UTC", "UTF8", "VECTORISED_FUNCTIONS", "Const", "DatePattern",
-    "EvaluationError", "Fallback", "Function", "as_array", "as_aware", "as_datetime", "compare",
-    "compile_date_pattern", "const_value", "format_datetime", "format_float", "format_timestamps", "is_number",
-    "json_ready", "list_take", "mask_errors", "num_array", "parse_dates", "parse_with_pattern", "pattern_tokens",
-    "py_to_arrow", "render_datetime", "scalar_for", "str_array", "to_number", "to_pylist", "to_str", "truthy",
+    "BATCHED_FUNCTIONS", "DEFAULT_DATE_FORMATS", "FLOAT_PATTERN", "FUNCTIONS", "INT_PATTERN", "MAX_NESTING",
+    "MAX_STRING_LENGTH", "METHODS", "NULL", "OPERATORS", "ROW_FUNCTIONS", "SPACE", "UNKNOWN", "UTC", "UTF8",
+    "VECTORISED_FUNCTIONS", "Const", "DatePattern", "EvaluationError", "Fallback", "Function", "LimitError", "Rows",
+    "as_array", "as_aware", "as_datetime", "compare", "compile_date_pattern", "const_value", "format_datetime",
+    "format_float", "format_timestamps", "from_python", "is_number", "json_ready", "list_take", "mask_errors",
+    "num_array", "over_length", "parse_dates", "parse_with_pattern", "pattern_tokens", "py_to_arrow",
+    "render_datetime", "scalar_for", "str_array", "to_number", "to_pylist", "to_str", "too_long", "truthy",
     "truthy_array", "ts_array", "unify", "values_equal", "zone_from_name",
 ]

@@ -13,8 +13,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .core import (
-    Const, EvaluationError, Fallback, _FLOAT_RE, _INT_RE, _is_string, _parse_numbers, _q, is_number, mask_errors,
-    to_str,
+    MAX_NESTING, Const, EvaluationError, Fallback, LimitError, _FLOAT_RE, _INT_RE, _is_string, _parse_numbers, _q,
+    is_number, mask_errors, to_str,
 )
 
 
@@ -81,7 +81,8 @@ def _vec_convert(kind: str, integral: bool, int32: bool = False, floats: bool = 
         if pa.types.is_null(t):
             return Const(None)
         if _is_string(t):
-            values, errs = _parse_numbers(v, integral_only=integral, message=lambda x: _convert_message(x, kind))
+            values, errs = _parse_numbers(v, integral_only=integral, message=lambda x: _convert_message(x, kind),
+                                          floats=floats)
         elif pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t):
             values, errs = v, {}
             if integral and not pa.types.is_integer(t):
@@ -104,10 +105,27 @@ def _vec_convert(kind: str, integral: bool, int32: bool = False, floats: bool = 
     return vec
 
 
+def depth_of(value: Any) -> int:
+    """How deep the lists and objects of a value nest (without recursion)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, (dict, list)):
+            deepest = max(deepest, level)
+            stack.extend((x, level + 1) for x in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
 def fn_json_to_object(ctx, s):
     if s is None or isinstance(s, (dict, list)):
         return s
+    too_deep = LimitError(f"the JSON nests deeper than the limit of {MAX_NESTING} levels")
     try:
-        return json.loads(to_str(s))
+        value = json.loads(to_str(s))
     except ValueError as exc:
         raise EvaluationError(f"invalid JSON: {exc}") from None
+    except RecursionError:
+        raise too_deep from None
+    if depth_of(value) > MAX_NESTING:
+        raise too_deep
+    return value

@@ -26,6 +26,52 @@ class EvaluationError(ValueError):
     """A value could not be computed for one row (the destination column becomes null for that row)."""
 
 
+#: The longest string any function returns, in characters. AEP Local's choice (Adobe documents no limit): a
+#: longer result, or a pad/repeat count past it, is a row error, and a constant call past it fails validation.
+MAX_STRING_LENGTH = 1_000_000
+#: How deep expressions and the values ``json_to_object`` reads may nest. AEP Local's choice.
+MAX_NESTING = 100
+
+
+class LimitError(EvaluationError):
+    """A value past one of AEP Local's limits (:data:`MAX_STRING_LENGTH`, :data:`MAX_NESTING`)."""
+
+
+def too_long(length: int) -> LimitError:
+    return LimitError(f"the result would be {length:,} characters long, more than the limit of "
+                      f"{MAX_STRING_LENGTH:,}")
+
+
+def check_length(length: int) -> None:
+    """Raise a LimitError when a result of ``length`` characters would be past :data:`MAX_STRING_LENGTH`."""
+    if length > MAX_STRING_LENGTH:
+        raise too_long(length)
+
+
+def might_be_too_long(parts: list, n: int) -> bool:
+    """Whether joining these strings (arrays or Consts) could give a row more than MAX_STRING_LENGTH characters
+    (counted in bytes, an upper bound)."""
+    total = np.zeros(n, dtype=np.int64)
+    for p in parts:
+        if isinstance(p, Const):
+            total += len((p.value or "").encode("utf-8"))
+        else:
+            total += pc.fill_null(pc.binary_length(p), 0).to_numpy(zero_copy_only=False).astype(np.int64)
+    return bool(n) and int(total.max()) > MAX_STRING_LENGTH
+
+
+def over_length(arr: Any) -> dict[int, str]:
+    """{row: message} for the strings of an array longer than :data:`MAX_STRING_LENGTH` characters."""
+    if not isinstance(arr, pa.Array) or not _is_string(arr.type) or len(arr) == 0:
+        return {}
+    if arr.buffers()[2] is None or arr.buffers()[2].size <= MAX_STRING_LENGTH:
+        return {}  # the data buffer itself is no longer than the limit (a character has at least one byte)
+    if (pc.max(pc.binary_length(arr)).as_py() or 0) <= MAX_STRING_LENGTH:
+        return {}
+    lengths = pc.fill_null(pc.utf8_length(arr), 0).to_numpy(zero_copy_only=False)
+    return {int(i): str(too_long(int(lengths[i]))) for i in np.flatnonzero(lengths > MAX_STRING_LENGTH)}
+
+
 class Fallback(Exception):
     """Raised by a vector implementation: evaluate this call row by row instead."""
 
@@ -42,7 +88,22 @@ class Const:
         return f"Const({self.value!r})"
 
 
+class Rows:
+    """Per-row Python values that have no faithful Arrow form (numbers of both kinds, objects with different keys,
+    dates in different zones, ...). The evaluator hands them to the row implementations exactly as they are, so
+    that what follows a row-by-row call computes what the row evaluator computes."""
+
+    __slots__ = ("values",)
+
+    def __init__(self, values: list) -> None:
+        self.values = values
+
+    def __repr__(self) -> str:
+        return f"Rows({self.values!r})"
+
+
 NULL = Const(None)  # the default of optional vector arguments
+UNKNOWN = object()  # an argument not known before a row is read (compile-time checks)
 SPACE = Const(" ")
 UTF8 = Const("UTF-8")
 
@@ -136,8 +197,9 @@ def truthy(v: Any) -> bool:
     return True
 
 
-INT_PATTERN = r"^\s*[+-]?\d+\s*$"
-FLOAT_PATTERN = r"^\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*$"
+# ASCII digits and whitespace only, so that Python's re and Arrow's RE2 accept the same texts
+INT_PATTERN = r"^[ \t\n\x0b\f\r]*[+-]?[0-9]+[ \t\n\x0b\f\r]*$"
+FLOAT_PATTERN = r"^[ \t\n\x0b\f\r]*[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?[ \t\n\x0b\f\r]*$"
 _INT_RE = re.compile(INT_PATTERN)
 _FLOAT_RE = re.compile(FLOAT_PATTERN)
 
@@ -204,7 +266,9 @@ def const_value(v: Any) -> Any:
 
 
 def as_array(v: Any, n: int) -> pa.Array:
-    """Broadcast a Const to an array of length n (arrays pass through)."""
+    """Broadcast a Const to an array of length n (arrays pass through; Rows are converted as a run writes them)."""
+    if isinstance(v, Rows):
+        return py_to_arrow(v.values)
     if not isinstance(v, Const):
         return v
     value = v.value
@@ -218,7 +282,60 @@ def as_array(v: Any, n: int) -> pa.Array:
 def to_pylist(v: Any, n: int) -> list:
     if isinstance(v, Const):
         return [v.value] * n
-    return v.to_pylist()
+    if isinstance(v, Rows):
+        return v.values
+    values = v.to_pylist()
+    if pa.types.is_timestamp(v.type) and _is_utc(v.type.tz):
+        # UTC as the row path has it (datetime.UTC, not a ZoneInfo named "UTC": the pattern letter V differs)
+        return [d if d is None else d.replace(tzinfo=UTC) for d in values]
+    return values
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Whether two values are the same for every function: same types, same zone, same key order."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, float):
+        return a == b or (math.isnan(a) and math.isnan(b))
+    if isinstance(a, _dt.datetime):
+        return (a == b and a.utcoffset() == b.utcoffset() and a.tzname() == b.tzname()
+                and getattr(a.tzinfo, "key", None) == getattr(b.tzinfo, "key", None))
+    if isinstance(a, dict):
+        return list(a) == list(b) and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    return bool(a == b)
+
+
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+def from_python(values: list) -> Any:
+    """Per-row results as an Arrow array when the array gives exactly these values back, else as :class:`Rows`."""
+    kinds = {type(v) for v in values if v is not None}
+    if not kinds:
+        return pa.nulls(len(values))
+    if len(kinds) == 1:
+        kind = next(iter(kinds))
+        if kind is str:
+            return pa.array(values, type=pa.string())
+        if kind is bool:
+            return pa.array(values, type=pa.bool_())
+        if kind is float:
+            return pa.array(values, type=pa.float64())
+        if kind is int:
+            if all(_INT64[0] <= v <= _INT64[1] for v in values if v is not None):
+                return pa.array(values, type=pa.int64())
+            return Rows(values)
+    if len(kinds) > 1:  # an Arrow array holds one type
+        return Rows(values)
+    try:
+        arr = py_to_arrow(values)
+    except (*_ARROW_ERRORS, OverflowError, TypeError, ValueError):
+        return Rows(values)
+    if all(x is None or _same(x, y) for x, y in zip(values, to_pylist(arr, len(values)))):
+        return arr
+    return Rows(values)
 
 
 def _normalise_datetimes(values: list) -> tuple[list, Any]:
@@ -291,6 +408,8 @@ def unify(values: list, n: int) -> list:
     """Cast arrays/Consts to one common Arrow type for if_else/coalesce/min/max; raise Fallback otherwise."""
     types: list[pa.DataType | None] = []
     for v in values:
+        if isinstance(v, Rows):
+            raise Fallback
         if isinstance(v, Const):
             if v.value is None:
                 types.append(None)
@@ -306,15 +425,18 @@ def unify(values: list, n: int) -> list:
     known = {t for t in types if t is not None}
     if not known:
         return [as_array(v, n) if isinstance(v, Const) else v for v in values]
+    # only conversions that keep every value as the row evaluator has it: integers stay integers (1, not 1.0),
+    # dates keep their zone
     if len(known) == 1:
         target = next(iter(known))
-    elif all(pa.types.is_integer(t) or pa.types.is_floating(t) for t in known):
-        target = pa.float64() if any(pa.types.is_floating(t) for t in known) else pa.int64()
+    elif all(pa.types.is_integer(t) for t in known):
+        target = pa.int64()
+    elif all(pa.types.is_floating(t) for t in known):
+        target = pa.float64()
     elif all(_is_string(t) for t in known):
         target = pa.string()
-    elif all(pa.types.is_timestamp(t) for t in known):
-        zones = {t.tz for t in known}
-        target = pa.timestamp("us", zones.pop() if len(zones) == 1 else "UTC")
+    elif all(pa.types.is_timestamp(t) for t in known) and len({t.tz for t in known}) == 1:
+        target = pa.timestamp("us", next(iter(known)).tz)
     else:
         raise Fallback
     out = []
@@ -332,6 +454,8 @@ def unify(values: list, n: int) -> list:
 def truthy_array(v: Any, n: int) -> Any:
     if isinstance(v, Const):
         return Const(truthy(v.value))
+    if isinstance(v, Rows):
+        return pa.array([truthy(x) for x in v.values], type=pa.bool_())
     t = v.type
     if pa.types.is_boolean(t):
         return pc.fill_null(v, False)
@@ -361,15 +485,17 @@ def num_array(v: Any, n: int) -> tuple[Any, dict[int, str]]:
     t = v.type
     if pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_null(t):
         return v, {}
-    if pa.types.is_decimal(t):
-        return v.cast(pa.float64()), {}
+    if pa.types.is_decimal(t) and t.scale == 0:
+        return v.cast(pa.int64()), {}
     if not _is_string(t):
-        raise Fallback
+        raise Fallback  # decimals with a scale: integral values are integers on the row path
     return _parse_numbers(v, integral_only=False)
 
 
-def _parse_numbers(v: pa.Array, integral_only: bool, message: Callable[[Any], str] | None = None):
-    """Parse a string array as numbers (int64 when every valid value is integral, else float64)."""
+def _parse_numbers(v: pa.Array, integral_only: bool, message: Callable[[Any], str] | None = None,
+                   floats: bool = False):
+    """Parse a string array as numbers: int64 when every valid value is integral, float64 when every one is a
+    decimal number or when ``floats`` is set; a mix raises Fallback (the row path gives ints and floats)."""
     message = message or (lambda x: f"cannot convert {_q(x)} to a number")
     is_int = pc.match_substring_regex(v, INT_PATTERN)
     ok = is_int if integral_only else pc.match_substring_regex(v, FLOAT_PATTERN)
@@ -378,8 +504,10 @@ def _parse_numbers(v: pa.Array, integral_only: bool, message: Callable[[Any], st
     errs = mask_errors(bad, lambda i: message(values[i])) if values is not None else {}
     clean = pc.utf8_trim_whitespace(pc.if_else(pc.fill_null(ok, False), v, pa.scalar(None, v.type)))
     all_int = pc.all(pc.or_(pc.invert(pc.fill_null(ok, False)), pc.fill_null(is_int, False))).as_py()
-    if all_int is not False:
+    if all_int is not False and not floats:
         return pc.utf8_ltrim(clean, characters="+").cast(pa.int64()), errs
+    if not floats and pc.any(pc.fill_null(is_int, False)).as_py():
+        raise Fallback
     return clean.cast(pa.float64()), errs
 
 

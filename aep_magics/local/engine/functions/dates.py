@@ -455,8 +455,9 @@ def _vec_parse_pattern(arr: pa.Array, pattern: str) -> tuple[np.ndarray, np.ndar
         raise Fallback
     total = len(arr)
     micros_out, ok_out = np.zeros(total, dtype=np.int64), np.zeros(total, dtype=bool)
-    if not compiled.groups:
-        return micros_out, ok_out
+    if not compiled.groups:  # literal text only: a matching text is the epoch (as parse_with_pattern has it)
+        matched = pc.match_substring_regex(arr, pattern=f"^(?:{compiled.regex})$")
+        return micros_out, pc.fill_null(matched, False).to_numpy(zero_copy_only=False).copy()
     lengths = pc.utf8_length(arr)
     fits = pc.greater_equal(lengths, compiled.min_length)
     if compiled.max_length is not None:

@@ -36,8 +36,8 @@ def vec_decode(ctx, n, key, *options):
             results.append(v)
     outputs = results + [default]
     kinds = {type(v) for v in outputs if v is not None}
-    if not (kinds <= {str} or kinds <= {int, float} or kinds <= {bool}):
-        raise Fallback
+    if len(kinds) > 1 or not kinds <= {str, int, float, bool}:
+        raise Fallback  # one Arrow type holds the results exactly (1 stays 1, not 1.0)
     if not keys:
         return Const(default)
     idx = pc.index_in(key, value_set=pa.array(keys, type=pa.string()))
@@ -71,6 +71,9 @@ def _extreme(pick_max: bool):
     def vec(ctx, n, *args):
         if len(args) == 1:
             raise Fallback
+        if any(isinstance(a, pa.Array) and pa.types.is_floating(a.type) and pc.any(pc.is_nan(a)).as_py()
+               for a in args):
+            raise Fallback  # NaN compares equal to everything on the row path (the first one stays); Arrow skips it
         arrays = unify(list(args), n)
         kernel = pc.max_element_wise if pick_max else pc.min_element_wise
         return kernel(*arrays, skip_nulls=True)

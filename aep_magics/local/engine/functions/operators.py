@@ -11,12 +11,13 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from .core import (
-    Const, EvaluationError, Fallback, _is_numeric, _is_string, _s, as_aware, compare, is_number, mask_errors,
-    num_array, str_array, to_number, to_str, truthy, truthy_array, values_equal,
+    Const, EvaluationError, Fallback, _is_numeric, _is_string, _s, as_aware, check_length, compare, is_number,
+    mask_errors, might_be_too_long, num_array, str_array, to_number, to_str, truthy, truthy_array, values_equal,
 )
 
 
@@ -28,13 +29,29 @@ def op_ne(ctx, a, b):
     return not values_equal(a, b)
 
 
+def _is_nan(v: Any) -> bool:
+    return isinstance(v, float) and math.isnan(v)
+
+
 def _ordering(test: Callable[[int], bool]):
     def row(ctx, a, b):
         if a is None or b is None:
             return False
-        return test(compare(a, b))
+        c = compare(a, b)
+        if _is_nan(a) or _is_nan(b):  # (numeric strings never parse as NaN)
+            return False  # as in Java (IEEE 754): NaN is neither smaller, larger nor equal
+        return test(c)
 
     return row
+
+
+def _where_both_valid(errs: dict[int, str], a: Any, b: Any) -> dict[int, str]:
+    """The errors of the rows where neither operand is null (the row operators answer a null operand before
+    converting the other one)."""
+    if not errs:
+        return errs
+    nulls = [pc.is_null(v).to_numpy(zero_copy_only=False) for v in (a, b) if isinstance(v, pa.Array)]
+    return {i: m for i, m in errs.items() if not any(mask[i] for mask in nulls)}
 
 
 def _both_kind(a, b, n) -> tuple[Any, Any, dict[int, str]]:
@@ -45,7 +62,7 @@ def _both_kind(a, b, n) -> tuple[Any, Any, dict[int, str]]:
     if {kind_a, kind_b} <= {"num", "str"}:
         na, ea = num_array(a, n)
         nb, eb = num_array(b, n)
-        return na, nb, {**eb, **ea}
+        return na, nb, _where_both_valid({**eb, **ea}, a, b)
     raise Fallback
 
 
@@ -133,7 +150,9 @@ def op_add(ctx, a, b):
     if a is None or b is None:
         return None
     if isinstance(a, str) or isinstance(b, str):
-        return to_str(a) + to_str(b)
+        x, y = to_str(a), to_str(b)
+        check_length(len(x) + len(y))
+        return x + y
     x, y = to_number(a), to_number(b)
     return x + y
 
@@ -144,6 +163,8 @@ def _vec_add(ctx, n, a, b):
         return Const(None)
     if "str" in (ka, kb) and {ka, kb} <= {"str", "num", "bool", "ts"}:
         x, y = str_array(a, n), str_array(b, n)
+        if might_be_too_long([x, y], n):
+            raise Fallback  # the rows check the length before they build the string
         return pc.binary_join_element_wise(_s(x), _s(y), "")
     if ka == kb == "num":
         return pc.add_checked(_arrow_operand(a), _arrow_operand(b))
@@ -173,7 +194,10 @@ def _java_mod(x, y):
         raise EvaluationError("division by zero")
     if isinstance(x, int) and isinstance(y, int):
         return x - y * _java_div(x, y)
-    return x - y * math.trunc(x / y)
+    x, y = float(x), float(y)
+    if math.isinf(x) or math.isnan(x) or math.isnan(y):
+        return math.nan
+    return math.fmod(x, y)  # Java's % on doubles: the sign of the dividend, x % ±Infinity == x
 
 
 def _vec_arith(op):
@@ -182,7 +206,7 @@ def _vec_arith(op):
             return Const(None)
         x, ex = num_array(a, n)
         y, ey = num_array(b, n)
-        errs = {**ey, **ex}
+        errs = _where_both_valid({**ey, **ex}, a, b)
         x, y = _arrow_operand(x), _arrow_operand(y)
         if op in ("-", "*"):
             return (pc.subtract_checked if op == "-" else pc.multiply_checked)(x, y), errs
@@ -193,20 +217,36 @@ def _vec_arith(op):
             safe_y = y
         else:
             zero = pc.fill_null(pc.equal(y, 0), False)
-            for i, message in mask_errors(zero, lambda i: "division by zero").items():
+            zero_errs = _where_both_valid(mask_errors(zero, lambda i: "division by zero"), x, y)
+            for i, message in zero_errs.items():
                 errs.setdefault(i, message)
             safe_y = pc.if_else(zero, pa.scalar(1, y.type), y)
         x_type = pa.scalar(x).type if not isinstance(x, pa.Array) else x.type
         y_type = pa.scalar(safe_y).type if not isinstance(safe_y, pa.Array) else safe_y.type
         integral = pa.types.is_integer(x_type) and pa.types.is_integer(y_type)
+        if op == "%" and not integral:
+            return _vec_fmod(x, safe_y, n), errs
         quotient = pc.divide(x, safe_y)
         if op == "/":
             return quotient, errs
-        if not integral:
-            quotient = pc.trunc(quotient)
         return pc.subtract(x, pc.multiply(safe_y, quotient)), errs
 
     return vec
+
+
+def _vec_fmod(x: Any, y: Any, n: int) -> pa.Array:
+    """Java's % on doubles for Arrow operands (arrays or Python numbers): numpy's fmod, nulls kept."""
+    def floats(v):
+        if isinstance(v, pa.Array):
+            return pc.fill_null(v.cast(pa.float64()), 1.0).to_numpy(zero_copy_only=False), pc.is_null(v)
+        return np.full(n, float(v)), None
+
+    (xv, xnull), (yv, ynull) = floats(x), floats(y)
+    with np.errstate(invalid="ignore"):
+        out = np.fmod(xv, yv)
+    nulls = [m for m in (xnull, ynull) if m is not None]
+    mask = functools.reduce(pc.or_, nulls).to_numpy(zero_copy_only=False) if nulls else None
+    return pa.array(out, type=pa.float64(), mask=mask)
 
 
 def op_neg(ctx, a):

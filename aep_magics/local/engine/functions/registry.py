@@ -15,9 +15,9 @@ from .operators import (
     op_add, op_eq, op_ne, op_neg, op_not,
 )
 from .strings import (
-    _vec_pad, _vec_str_equal, fn_concat, fn_contains, fn_ends_with, fn_equals, fn_equals_ignore_case, fn_explode,
-    fn_instr, fn_join, fn_left, fn_lower, fn_lpad, fn_ltrim, fn_replacestr, fn_right, fn_rpad, fn_rtrim, fn_split,
-    fn_starts_with, fn_substr, fn_to_string, fn_trim, fn_upper, vec_concat, vec_contains, vec_ends_with, vec_instr,
+    _vec_pad, _vec_str_equal, check_pad, fn_concat, fn_contains, fn_ends_with, fn_equals, fn_equals_ignore_case,
+    fn_explode, fn_instr, fn_join, fn_left, fn_lower, fn_lpad, fn_ltrim, fn_replacestr, fn_right, fn_rpad, fn_rtrim,
+    fn_split, fn_starts_with, fn_substr, fn_to_string, fn_trim, fn_upper, vec_concat, vec_contains, vec_ends_with, vec_instr,
     vec_left, vec_lower, vec_ltrim, vec_replacestr, vec_right, vec_rtrim, vec_split, vec_starts_with, vec_substr,
     vec_to_string, vec_trim, vec_upper,
 )
@@ -54,6 +54,8 @@ class Function:
     volatile: bool = False  # a new value per row even with constant arguments (uuid)
     batched: bool = False  # the vector implementation loops in Python over the column (hashes, uuid)
     label: str = ""  # prefix for error messages ("" for operators)
+    #: validation of the arguments known at compile time (the others are UNKNOWN); raises EvaluationError
+    check: Callable[[list], None] | None = None
 
     def arity_text(self) -> str:
         if self.max_args == self.min_args:
@@ -69,10 +71,11 @@ OPERATORS: dict[str, Function] = {}
 
 
 def _register(table: dict, names: str, lo: int, hi: int | None, row, vec=None, *, volatile=False,
-              batched=False) -> None:
+              batched=False, check=None) -> None:
     for name in [names] if table is OPERATORS else names.split("/"):
         label = "" if table is OPERATORS else name
-        table[name] = Function(name, lo, hi, row, vec, volatile=volatile, batched=batched, label=label)
+        table[name] = Function(name, lo, hi, row, vec, volatile=volatile, batched=batched, label=label,
+                               check=check)
 
 
 def _fn(names, lo, hi, row, vec=None, **kw):
@@ -88,8 +91,8 @@ _fn("lower/lcase", 1, 1, fn_lower, vec_lower)
 _fn("upper/ucase", 1, 1, fn_upper, vec_upper)
 _fn("split", 1, 2, fn_split, vec_split)
 _fn("join", 2, None, fn_join)
-_fn("lpad", 2, 3, fn_lpad, _vec_pad(True))
-_fn("rpad", 2, 3, fn_rpad, _vec_pad(False))
+_fn("lpad", 2, 3, fn_lpad, _vec_pad(True), check=check_pad)
+_fn("rpad", 2, 3, fn_rpad, _vec_pad(False), check=check_pad)
 _fn("left", 2, 2, fn_left, vec_left)
 _fn("right", 2, 2, fn_right, vec_right)
 _fn("ltrim", 1, 1, fn_ltrim, vec_ltrim)

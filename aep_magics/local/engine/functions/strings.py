@@ -6,7 +6,6 @@ the string methods (equals, equalsIgnoreCase, contains, startsWith, endsWith, to
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -14,18 +13,26 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .core import Const, Fallback, NULL, SPACE, _as_int, _int_arg, _null_where, _s, _string_arg, str_array, to_str
+from .core import (
+    MAX_STRING_LENGTH, NULL, SPACE, UNKNOWN, Const, EvaluationError, Fallback, LimitError, _as_int, _int_arg,
+    _null_where, _q, _s, _string_arg, check_length, might_be_too_long, str_array, to_str,
+)
 from .operators import _vec_equal
+from .regex import compile_pattern
 
 
 def fn_concat(ctx, *args):
     if all(a is None for a in args):
         return None
-    return "".join(to_str(a) or "" for a in args)
+    parts = [to_str(a) or "" for a in args]
+    check_length(sum(map(len, parts)))
+    return "".join(parts)
 
 
 def vec_concat(ctx, n, *args):
     parts = [str_array(a, n) for a in args]
+    if might_be_too_long(parts, n):
+        raise Fallback  # the rows check the length before they build the string
     arrays = [p for p in parts if not isinstance(p, Const)]
     joined = pc.binary_join_element_wise(*[_s(p) for p in parts], "", null_handling="replace", null_replacement="")
     if any(isinstance(p, Const) and p.value is not None for p in parts):
@@ -44,8 +51,25 @@ def _str_unary(py: Callable[[str], Any], kernel: Callable[[pa.Array], pa.Array])
     return row, vec
 
 
-fn_lower, vec_lower = _str_unary(str.lower, pc.utf8_lower)
-fn_upper, vec_upper = _str_unary(str.upper, pc.utf8_upper)
+def _full_case(py: Callable[[str], str], kernel: Callable[[pa.Array], pa.Array]) -> Callable[[pa.Array], pa.Array]:
+    """Arrow's case kernels map one code point at a time; Java (and Python) use the full Unicode mappings
+    ("İ" → "i̇", "ß" → "SS", a final "Σ" → "ς"), so rows with non-ASCII text are converted in Python."""
+
+    def convert(arr: pa.Array) -> pa.Array:
+        out = kernel(arr)
+        non_ascii = pc.invert(pc.fill_null(pc.string_is_ascii(arr), True))
+        if not pc.any(non_ascii).as_py():
+            return out
+        texts = pc.filter(arr, non_ascii).to_pylist()
+        return pc.replace_with_mask(out, non_ascii, pa.array([py(t) for t in texts], type=out.type))
+
+    return convert
+
+
+_lower_kernel = _full_case(str.lower, pc.utf8_lower)
+_upper_kernel = _full_case(str.upper, pc.utf8_upper)
+fn_lower, vec_lower = _str_unary(str.lower, _lower_kernel)
+fn_upper, vec_upper = _str_unary(str.upper, _upper_kernel)
 fn_trim, vec_trim = _str_unary(str.strip, pc.utf8_trim_whitespace)
 fn_ltrim, vec_ltrim = _str_unary(str.lstrip, pc.utf8_ltrim_whitespace)
 fn_rtrim, vec_rtrim = _str_unary(str.rstrip, pc.utf8_rtrim_whitespace)
@@ -103,16 +127,29 @@ def fn_replacestr(ctx, s, find, replacement):
     s = to_str(s)
     if s is None or find is None:
         return s
-    return s.replace(to_str(find), to_str(replacement) or "")
+    find, rep = to_str(find), to_str(replacement) or ""
+    if len(rep) > len(find):  # the length is known before the string is built
+        check_length(len(s) + s.count(find) * (len(rep) - len(find)))
+    return s.replace(find, rep)
 
 
 def vec_replacestr(ctx, n, s, find, replacement):
-    pattern, rep = _string_arg(find), _string_arg(replacement)
+    pattern, rep = _string_arg(find), _string_arg(replacement) or ""
     if pattern is None:
         return str_array(s, n)
     if pattern == "":
         raise Fallback  # Arrow loops forever on an empty pattern; Python matches Java here
-    return pc.replace_substring(str_array(s, n), pattern=pattern, replacement=rep or "")
+    arr = str_array(s, n)
+    if isinstance(arr, Const):
+        raise Fallback
+    growth = len(rep) - len(pattern)
+    if growth > 0:
+        lengths = pc.add(pc.utf8_length(arr).cast(pa.int64()),
+                         pc.multiply(pc.count_substring(arr, pattern).cast(pa.int64()), growth))
+        over = pc.fill_null(pc.greater(lengths, MAX_STRING_LENGTH), False)
+        if pc.any(over).as_py():
+            raise Fallback  # the rows past the limit report it; no string is built for them
+    return pc.replace_substring(arr, pattern=pattern, replacement=rep)
 
 
 def _pad_text(pad: Any) -> str:
@@ -120,11 +157,29 @@ def _pad_text(pad: Any) -> str:
     return pad if pad else " "
 
 
+def pad_size(count: Any) -> int:
+    """The COUNT of lpad/rpad: an integer no larger than MAX_STRING_LENGTH (a smaller one leaves the string as it
+    is)."""
+    try:
+        size = _as_int(count, "COUNT")
+    except EvaluationError as exc:
+        raise EvaluationError(f"COUNT must be an integer, got {_q(count)}" if count is not None else str(exc)) from None
+    if size > MAX_STRING_LENGTH:
+        raise LimitError(f"COUNT {size:,} is more than the longest string allowed ({MAX_STRING_LENGTH:,} characters)")
+    return size
+
+
+def check_pad(args: list) -> None:
+    """Validation of a constant COUNT (raises EvaluationError)."""
+    if len(args) > 1 and args[1] is not UNKNOWN:
+        pad_size(args[1])
+
+
 def _pad(s, count, pad, left):
     s = to_str(s)
     if s is None:
         return None
-    need = _as_int(count, "COUNT") - len(s)
+    need = pad_size(count) - len(s)
     if need <= 0:
         return s
     pad = _pad_text(pad)
@@ -132,28 +187,54 @@ def _pad(s, count, pad, left):
     return fill + s if left else s + fill
 
 
+def _prefixes(text: str, need: np.ndarray) -> pa.Array:
+    """Row i holds the first ``need[i]`` characters of ``text`` repeated; memory in proportion to the output."""
+    top = int(need.max()) if len(need) else 0
+    full = (text * (top // len(text) + 1))[:top]
+    encoded = full.encode("utf-8")
+    if len(encoded) == len(full):
+        ends = need.astype(np.int64)
+    else:  # the byte offset of every character boundary
+        points = np.frombuffer(full.encode("utf-32-le"), dtype=np.uint32)
+        widths = 1 + (points >= 0x80).astype(np.int64) + (points >= 0x800) + (points >= 0x10000)
+        ends = np.concatenate([[0], np.cumsum(widths)])[need]
+    view = memoryview(encoded)
+    data = b"".join(view[:k] for k in ends.tolist())
+    offsets = np.concatenate([[0], np.cumsum(ends)])
+    kind = pa.string() if len(data) < 2**31 else pa.large_string()
+    offsets = offsets.astype(np.int32 if kind == pa.string() else np.int64)
+    return pa.Array.from_buffers(kind, len(need), [None, pa.py_buffer(offsets), pa.py_buffer(data)])
+
+
 def _vec_pad(left):
     def vec(ctx, n, s, count, pad=SPACE):
-        size = _int_arg(count, "COUNT")
+        if not isinstance(count, Const) or count.value is None:
+            raise Fallback
+        size = pad_size(count.value)  # an EvaluationError: the rows report it (a null string stays null)
         text = _pad_text(_string_arg(pad))
         arr = str_array(s, n)
         if isinstance(arr, Const):
             raise Fallback
         if size <= 0:
             return arr
-        need = np.maximum(size - pc.fill_null(pc.utf8_length(arr), 0).to_numpy(zero_copy_only=False), 0)
-        full = text * (size // len(text) + 1)
-        fills = pa.array([full[:k] for k in range(size + 1)], type=pa.string()).take(pa.array(need))
+        lengths = pc.fill_null(pc.utf8_length(arr), size).to_numpy(zero_copy_only=False)
+        fills = _prefixes(text, np.maximum(size - lengths.astype(np.int64), 0))
+        if fills.type != arr.type:
+            arr = arr.cast(fills.type)
         return pc.binary_join_element_wise(fills, arr, "") if left else pc.binary_join_element_wise(arr, fills, "")
 
     return vec
 
 
 def fn_lpad(ctx, s, count, pad=" "):
+    """``lpad(STRING, COUNT, PADDING)``: STRING padded on the left to COUNT characters with PADDING repeated
+    (a space by default). COUNT is an integer of at most MAX_STRING_LENGTH (1,000,000, AEP Local's limit): a larger
+    one, or one that is not an integer, is a row error, and fails validation when it is a constant."""
     return _pad(s, count, pad, True)
 
 
 def fn_rpad(ctx, s, count, pad=" "):
+    """``rpad(STRING, COUNT, PADDING)``: as :func:`fn_lpad`, padded on the right (same COUNT limit)."""
     return _pad(s, count, pad, False)
 
 
@@ -168,7 +249,7 @@ def fn_split(ctx, s, sep=None):
     sep = to_str(sep)
     if not sep:
         return s.split()
-    return [p for p in re.split(_char_class(sep), s) if p]
+    return [p for p in compile_pattern(_char_class(sep)).split(s) if p]
 
 
 def vec_split(ctx, n, s, sep=NULL):
@@ -187,7 +268,7 @@ def vec_split(ctx, n, s, sep=NULL):
 
 
 def _java_split(pattern: str, s: str) -> list[str]:
-    rx = re.compile(pattern)
+    rx = compile_pattern(pattern)
     parts, last = [], 0
     for m in rx.finditer(s):
         if m.end() == 0:
@@ -241,7 +322,9 @@ def fn_join(ctx, sep, *items):
         return None
     sep = to_str(sep) or ""
     values = items[0] if len(items) == 1 and isinstance(items[0], (list, tuple)) else items
-    return sep.join(to_str(v) or "" for v in values)
+    parts = [to_str(v) or "" for v in values]
+    check_length(sum(map(len, parts)) + len(sep) * max(len(parts) - 1, 0))
+    return sep.join(parts)
 
 
 def fn_equals(ctx, a, b):
@@ -260,8 +343,8 @@ def _vec_str_equal(fold: bool):
     def vec(ctx, n, a, b):
         x, y = str_array(a, n), str_array(b, n)
         if fold:
-            x = Const(x.value.lower() if x.value is not None else None) if isinstance(x, Const) else pc.utf8_lower(x)
-            y = Const(y.value.lower() if y.value is not None else None) if isinstance(y, Const) else pc.utf8_lower(y)
+            x = Const(x.value.lower() if x.value is not None else None) if isinstance(x, Const) else _lower_kernel(x)
+            y = Const(y.value.lower() if y.value is not None else None) if isinstance(y, Const) else _lower_kernel(y)
         return _vec_equal(ctx, n, x, y)
 
     return vec
