@@ -15,27 +15,17 @@ from pathlib import Path
 
 import pytest
 import requests
+from test_browser import CHROMIUM, CHROMIUM_ARGS, chromium  # noqa: F401  (chromium: fails without Chromium)
 from test_engine_e2e import COORD_COLUMNS, COORD_MAPPINGS, Kit
 
 from aep_magics import local
 from aep_magics.local.platform import DEV_CLIENT_ID, DEV_CLIENT_SECRET, DEV_ORG_ID
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = ROOT / "docs" / "screenshots"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 FLOW = "/data/foundation/flowservice"
 
 pytestmark = [pytest.mark.browser]
-
-
-@pytest.fixture(autouse=True)
-def chromium() -> Path:
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is absent: install Debian's chromium package (apt-get install chromium), "
-                    "as .ci/run does", pytrace=False)
-    return CHROMIUM
 
 
 @pytest.fixture(scope="module")

@@ -96,7 +96,7 @@ STATE_JS = """(id) => {
     return {trusted: cells.map(w => w.model.trusted), outputs: panel.node.querySelectorAll('.jp-OutputArea-output').length};
 }"""
 
-CHARTS_JS = """(id) => [...document.getElementById(id).querySelectorAll('table.aep-chart')].map(t => {
+CHARTS_JS = """(id) => [...document.getElementById(id).querySelectorAll('table.aep-chart:not(.aep-bar-chart)')].map(t => {
     const box = t.getBoundingClientRect();
     const bars = [...t.querySelectorAll('span[style*="background-color"]')].map(s => s.getBoundingClientRect());
     return {width: box.width, height: box.height, rows: t.querySelectorAll('tr').length,
