@@ -172,7 +172,7 @@ def measure(url: str, op: str, clients: int, per_client: int, flow_ids: list[str
 
 def query_plans(data_dir: Path, flow_id: str, name: str) -> list[tuple[str, str, str]]:
     """(operation, SQL, plan) of every statement the two filtered lists run (EXPLAIN QUERY PLAN)."""
-    from aep_magics.local import query
+    from aep_magics.local import listing as query
     from aep_magics.local.platform import Platform
     from aep_magics.local.services.flowservice import FlowService
 

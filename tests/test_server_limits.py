@@ -25,7 +25,7 @@ from helpers.shell import magic_shell
 
 from aep_magics import local
 from aep_magics.errors import InputError
-from aep_magics.local import query
+from aep_magics.local import listing as query
 from aep_magics.local.services import dataprep
 from aep_magics.local.services.flowservice import _schema_errors
 from aep_magics.local.xdm import compose

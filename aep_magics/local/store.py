@@ -1,7 +1,7 @@
 """AEP Local's state: one SQLite database (WAL) holding every resource, keyed by (org, sandbox, kind, id).
 
 Services store JSON documents here and never see SQL beyond the ``where``/``order`` fragments that
-``query.py`` builds. A handful of columns are lifted out of the document and indexed (name, state, parent,
+``listing.py`` builds. A handful of columns are lifted out of the document and indexed (name, state, parent,
 created, updated) so that the common filters of every list call use an index instead of scanning.
 """
 

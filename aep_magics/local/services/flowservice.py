@@ -3,7 +3,7 @@ explore, flows and flow runs (https://developer.adobe.com/experience-platform-ap
 
 Every resource is a JSON document in the store under the caller's (org, sandbox); the built-in specs live under the
 platform pseudo-tenant. Create answers ``201 {id, etag}``; GET by id answers ``{"items": [resource]}``; lists go
-through :mod:`aep_magics.local.query`. Errors use the FLOW-nnnn-sss envelope with the documented codes; validation
+through :mod:`aep_magics.local.listing`. Errors use the FLOW-nnnn-sss envelope with the documented codes; validation
 failures that have no documented code use ``1100-400`` ("Error from flow provider: ...", UNCONFIRMED).
 """
 
@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlparse
 
-from .. import errors, query, specs
+from .. import errors, listing, specs
 from ..jsonpatch import PatchError, apply_patch, pointer_tokens
 from ..store import PLATFORM, Record, Tenant
 from .base import Call, Reply, Route, Service, ServiceError
@@ -223,13 +223,13 @@ class FlowService(Service):
         add("GET", "/connections/<id>/explore", self.explore)
         add("POST", "/flows/<id>/action", self.flow_action)
         add("GET", "/flows/<id>/runs", self.list_flow_runs)
-        add("GET", "/runs", self._lister(query.RUNS))
+        add("GET", "/runs", self._lister(listing.RUNS))
         add("POST", "/runs", self.create_run)
-        add("GET", "/runs/<id>", self._getter(query.RUNS))
+        add("GET", "/runs/<id>", self._getter(listing.RUNS))
         return r
 
-    _collections = {c.name: c for c in (query.CONNECTIONS, query.SOURCE_CONNECTIONS, query.TARGET_CONNECTIONS,
-                                         query.FLOWS, query.RUNS)}
+    _collections = {c.name: c for c in (listing.CONNECTIONS, listing.SOURCE_CONNECTIONS, listing.TARGET_CONNECTIONS,
+                                         listing.FLOWS, listing.RUNS)}
 
     # -- small helpers -------------------------------------------------------------------------------------------
     def _error(self, call: Call, code: str, title: str, message: str, **report: Any) -> ServiceError:
@@ -253,13 +253,13 @@ class FlowService(Service):
                 "sandboxId": sandbox_id(self.platform, call.tenant), "sandboxName": call.tenant.sandbox,
                 "imsOrgId": call.tenant.org}
 
-    def _record(self, call: Call, coll: query.Collection, id: str) -> Record:
+    def _record(self, call: Call, coll: listing.Collection, id: str) -> Record:
         rec = self.store.get(call.tenant, coll.kind, id)
         if rec is None:
             raise errors.flow_not_found(coll.name, id, call.request_id)
         return rec
 
-    def _ref(self, call: Call, coll: query.Collection, id: Any) -> Record:
+    def _ref(self, call: Call, coll: listing.Collection, id: Any) -> Record:
         """A resource named in a request body: missing -> 1439-400 (the code the error table lists)."""
         rec = self.store.get(call.tenant, coll.kind, id) if isinstance(id, str) and id else None
         if rec is None:
@@ -268,7 +268,7 @@ class FlowService(Service):
                               "before trying again.", id=id, type=coll.name)
         return rec
 
-    def _insert(self, call: Call, coll: query.Collection, doc: dict[str, Any], *, parent: str | None = None) -> Reply:
+    def _insert(self, call: Call, coll: listing.Collection, doc: dict[str, Any], *, parent: str | None = None) -> Reply:
         self.store.insert(call.tenant, coll.kind, doc["id"], doc, created=doc["createdAt"], etag=doc["etag"],
                           name=doc.get("name"), state=doc.get("state"), parent=parent)
         return Reply(201, {"id": doc["id"], "etag": doc["etag"]})
@@ -293,7 +293,7 @@ class FlowService(Service):
             return None
 
     # -- renderers -----------------------------------------------------------------------------------------------
-    def _render(self, coll: query.Collection, tenant: Tenant) -> Callable[[Record], dict[str, Any]]:
+    def _render(self, coll: listing.Collection, tenant: Tenant) -> Callable[[Record], dict[str, Any]]:
         if coll.kind == "connection":
             return self._render_connection
         if coll.kind == "flow":
@@ -334,16 +334,16 @@ class FlowService(Service):
                 "startedAtUTC": duration.get("startedAtUTC"), "completedAtUTC": duration.get("completedAtUTC")}
 
     # -- generic list / get / patch / delete ---------------------------------------------------------------------
-    def _lister(self, coll: query.Collection) -> Callable[[Call], Reply]:
+    def _lister(self, coll: listing.Collection) -> Callable[[Call], Reply]:
         def handler(call: Call) -> Reply:
-            body = query.run_list(self.store, call.tenant, coll, call.query, render=self._render(coll, call.tenant),
+            body = listing.run_list(self.store, call.tenant, coll, call.query, render=self._render(coll, call.tenant),
                                   request_id=call.request_id)
             return Reply(200, body)
 
         handler.__name__ = f"list_{coll.name}"
         return handler
 
-    def _getter(self, coll: query.Collection) -> Callable[[Call], Reply]:
+    def _getter(self, coll: listing.Collection) -> Callable[[Call], Reply]:
         def handler(call: Call) -> Reply:
             rec = self._record(call, coll, call.params["id"])
             return Reply(200, {"items": [self._render(coll, call.tenant)(rec)]})
@@ -351,21 +351,21 @@ class FlowService(Service):
         handler.__name__ = f"get_{coll.name}"
         return handler
 
-    def _patcher(self, coll: query.Collection) -> Callable[[Call], Reply]:
+    def _patcher(self, coll: listing.Collection) -> Callable[[Call], Reply]:
         def handler(call: Call) -> Reply:
             return self._patch(call, coll)
 
         handler.__name__ = f"patch_{coll.name}"
         return handler
 
-    def _deleter(self, coll: query.Collection) -> Callable[[Call], Reply]:
+    def _deleter(self, coll: listing.Collection) -> Callable[[Call], Reply]:
         def handler(call: Call) -> Reply:
             return self._delete(call, coll)
 
         handler.__name__ = f"delete_{coll.name}"
         return handler
 
-    def _patch(self, call: Call, coll: query.Collection) -> Reply:
+    def _patch(self, call: Call, coll: listing.Collection) -> Reply:
         rec = self._record(call, coll, call.params["id"])
         if_match = (call.headers.get("If-Match") or "").strip()
         if not if_match:
@@ -424,7 +424,7 @@ class FlowService(Service):
         return self._error(call, "1455-400", "Invalid request",
                            f"An error has occurred while validating patch instructions: {detail}.")
 
-    def _check_patch_path(self, call: Call, coll: query.Collection, path: Any) -> None:
+    def _check_patch_path(self, call: Call, coll: listing.Collection, path: Any) -> None:
         try:
             if not isinstance(path, str) or not path.startswith("/"):
                 raise PatchError(f'Invalid path "{path}"')
@@ -443,7 +443,7 @@ class FlowService(Service):
         if root in readonly or root == "":
             raise self._patch_error(call, f'Field "{path}" cannot be updated')
 
-    def _delete(self, call: Call, coll: query.Collection) -> Reply:
+    def _delete(self, call: Call, coll: listing.Collection) -> Reply:
         tenant = call.tenant
         with self.store.transaction() as db:  # the "still used?" checks and the delete: one transaction
             rec = self._record(call, coll, call.params["id"])
@@ -456,7 +456,7 @@ class FlowService(Service):
             self._notify_flow(tenant, rec.id)
         return Reply(204, None)
 
-    def _check_unused(self, call: Call, coll: query.Collection, rec: Record) -> None:
+    def _check_unused(self, call: Call, coll: listing.Collection, rec: Record) -> None:
         """Refuse to delete a connection a flow uses (1418-400 for a base connection, 1447-400 otherwise)."""
         tenant = call.tenant
         if coll.kind == "connection":
@@ -480,20 +480,20 @@ class FlowService(Service):
 
     # -- specs ---------------------------------------------------------------------------------------------------
     def list_connection_specs(self, call: Call) -> Reply:
-        return self._list_specs(call, query.CONNECTION_SPECS)
+        return self._list_specs(call, listing.CONNECTION_SPECS)
 
     def get_connection_spec(self, call: Call) -> Reply:
         return self._get_spec(call, "connectionSpec", "connectionSpecs")
 
     def list_flow_specs(self, call: Call) -> Reply:
-        return self._list_specs(call, query.FLOW_SPECS)
+        return self._list_specs(call, listing.FLOW_SPECS)
 
     def get_flow_spec(self, call: Call) -> Reply:
         return self._get_spec(call, "flowSpec", "flowSpecs")
 
-    def _list_specs(self, call: Call, coll: query.Collection) -> Reply:
+    def _list_specs(self, call: Call, coll: listing.Collection) -> Reply:
         """Specs are platform-wide (not per tenant) and read-only: listed as stored."""
-        return Reply(200, query.run_list(self.store, PLATFORM, coll, call.query, render=lambda r: r.doc,
+        return Reply(200, listing.run_list(self.store, PLATFORM, coll, call.query, render=lambda r: r.doc,
                                          request_id=call.request_id))
 
     def _get_spec(self, call: Call, kind: str, label: str) -> Reply:
@@ -515,7 +515,7 @@ class FlowService(Service):
             doc["auth"] = copy.deepcopy(body["auth"])
         doc.update(version=etag, etag=etag)
         doc = self._validate_connection(call, doc, None)
-        return self._insert(call, query.CONNECTIONS, doc)
+        return self._insert(call, listing.CONNECTIONS, doc)
 
     def _validate_connection(self, call: Call, doc: dict[str, Any], old: dict[str, Any] | None) -> dict[str, Any]:
         spec = self._conn_spec(call, doc.get("connectionSpec"))
@@ -547,7 +547,7 @@ class FlowService(Service):
         return doc
 
     def test_connection(self, call: Call) -> Reply:
-        rec = self._record(call, query.CONNECTIONS, call.params["id"])
+        rec = self._record(call, listing.CONNECTIONS, call.params["id"])
         doc = rec.doc
         if (doc.get("connectionSpec") or {}).get("id") != specs.SHOPIFY_SPEC_ID:
             return Reply(200, {"result": True})
@@ -571,7 +571,7 @@ class FlowService(Service):
 
     # -- explore -------------------------------------------------------------------------------------------------
     def explore(self, call: Call) -> Reply:
-        rec = self._record(call, query.CONNECTIONS, call.params["id"])
+        rec = self._record(call, listing.CONNECTIONS, call.params["id"])
         if (rec.doc.get("connectionSpec") or {}).get("id") != specs.SHOPIFY_SPEC_ID:
             raise self._invalid(call, "explore is only supported for connections of a source connection spec.")
         shop = self._shop()
@@ -590,8 +590,8 @@ class FlowService(Service):
             raw_filters = call.arg("filters")
             if raw_filters:
                 try:
-                    predicate = query.pql_predicate(query.decode_filters(raw_filters))
-                except query.PQLError as exc:
+                    predicate = listing.pql_predicate(listing.decode_filters(raw_filters))
+                except listing.PQLError as exc:
                     raise self._invalid(call, f"invalid filters: {exc}") from None
                 rows = [row for row in shop.preview(table, PREVIEW_SCAN) if predicate(row)][:PREVIEW_ROWS]
             else:
@@ -645,8 +645,8 @@ class FlowService(Service):
         doc = self._validate_source(call, self._new_connection_doc(call), None)
         with self.store.transaction():  # the base connection checked again with the insert: a racing DELETE loses
             if "inheritedAttributes" in doc:
-                self._ref(call, query.CONNECTIONS, doc.get("baseConnectionId"))
-            return self._insert(call, query.SOURCE_CONNECTIONS, doc, parent=doc.get("baseConnectionId"))
+                self._ref(call, listing.CONNECTIONS, doc.get("baseConnectionId"))
+            return self._insert(call, listing.SOURCE_CONNECTIONS, doc, parent=doc.get("baseConnectionId"))
 
     def _validate_source(self, call: Call, doc: dict[str, Any], old: dict[str, Any] | None) -> dict[str, Any]:
         spec = self._conn_spec(call, doc.get("connectionSpec"))
@@ -657,7 +657,7 @@ class FlowService(Service):
         if not isinstance(doc.get("data"), dict) or not isinstance(doc["data"].get("format"), str):
             raise self._invalid(call, "data.format is required (\"tabular\" for table-based sources).")
         if spec.get("authSpec"):
-            base = self._ref(call, query.CONNECTIONS, doc.get("baseConnectionId"))
+            base = self._ref(call, listing.CONNECTIONS, doc.get("baseConnectionId"))
             base_spec = (base.doc.get("connectionSpec") or {}).get("id")
             if base_spec != spec["id"]:
                 raise self._invalid(call, f"the base connection {base.id} has connection spec {base_spec}, not "
@@ -672,8 +672,8 @@ class FlowService(Service):
             raise self._invalid(call, f"invalid source connection params: {problem}")
         if "filters" in params:
             try:
-                query.pql_predicate(params["filters"])
-            except query.PQLError as exc:
+                listing.pql_predicate(params["filters"])
+            except listing.PQLError as exc:
                 raise self._invalid(call, f"invalid params.filters: {exc}") from None
         shop = self._shop() if spec["id"] == specs.SHOPIFY_SPEC_ID else None
         if shop is not None:
@@ -690,7 +690,7 @@ class FlowService(Service):
         doc = self._validate_target(call, self._new_connection_doc(call), None)
         with self.store.transaction():  # the dataset checked again with the insert: a racing DELETE loses
             self._check_dataset(call, doc)
-            return self._insert(call, query.TARGET_CONNECTIONS, doc, parent=doc.get("baseConnectionId"))
+            return self._insert(call, listing.TARGET_CONNECTIONS, doc, parent=doc.get("baseConnectionId"))
 
     def _validate_target(self, call: Call, doc: dict[str, Any], old: dict[str, Any] | None) -> dict[str, Any]:
         spec = self._conn_spec(call, doc.get("connectionSpec"))
@@ -764,7 +764,7 @@ class FlowService(Service):
                                 "status": {"value": "completed", "errors": []}, "operation": "create"}
         with self.store.transaction():  # the references checked again with the insert: a racing DELETE loses
             self._check_references(call, doc, flow_spec)
-            reply = self._insert(call, query.FLOWS, doc)
+            reply = self._insert(call, listing.FLOWS, doc)
         self._notify_flow(call.tenant, flow_id)
         return reply
 
@@ -787,8 +787,8 @@ class FlowService(Service):
         """Check the flow's source/target connections exist and fit the flow spec; build ``inheritedAttributes``."""
         out: dict[str, Any] = {"sourceConnections": [], "targetConnections": []}
         for field, coll, allowed, key in (
-                ("sourceConnectionIds", query.SOURCE_CONNECTIONS, "sourceConnectionSpecIds", "sourceConnections"),
-                ("targetConnectionIds", query.TARGET_CONNECTIONS, "targetConnectionSpecIds", "targetConnections")):
+                ("sourceConnectionIds", listing.SOURCE_CONNECTIONS, "sourceConnectionSpecIds", "sourceConnections"),
+                ("targetConnectionIds", listing.TARGET_CONNECTIONS, "targetConnectionSpecIds", "targetConnections")):
             ids = doc.get(field)
             if not isinstance(ids, list) or not ids or not all(isinstance(i, str) for i in ids):
                 raise self._invalid(call, f"{field} must be a non-empty array of ids.")
@@ -912,7 +912,7 @@ class FlowService(Service):
         return self._validate_flow(call, doc, flow_spec)
 
     def flow_action(self, call: Call) -> Reply:
-        rec = self._record(call, query.FLOWS, call.params["id"])
+        rec = self._record(call, listing.FLOWS, call.params["id"])
         op = (call.arg("op") or "").upper()
         if op not in ("ENABLE", "DISABLE"):
             raise self._invalid(call, f"unsupported action op '{call.arg('op')}' (use ENABLE or DISABLE).")
@@ -932,8 +932,8 @@ class FlowService(Service):
 
     # -- runs ----------------------------------------------------------------------------------------------------
     def list_flow_runs(self, call: Call) -> Reply:
-        flow = self._record(call, query.FLOWS, call.params["id"])
-        body = query.run_list(self.store, call.tenant, query.RUNS, call.query, render=lambda r: r.doc,
+        flow = self._record(call, listing.FLOWS, call.params["id"])
+        body = listing.run_list(self.store, call.tenant, listing.RUNS, call.query, render=lambda r: r.doc,
                               base_path=f"/flows/{flow.id}/runs", where="parent = ?", params=[flow.id],
                               request_id=call.request_id)
         return Reply(200, body)
