@@ -226,10 +226,11 @@ class Outcome:
         import pandas as pd
 
         return pd.DataFrame.from_records(self.rows, columns=self.columns, nrows=len(self.rows)) if self.rows else \
-            pd.DataFrame({name: [] for name in _unique(self.columns)})
+            pd.DataFrame({name: [] for name in unique_names(self.columns)})
 
 
-def _unique(names: Sequence[str]) -> list[str]:
+def unique_names(names: Sequence[str]) -> list[str]:
+    """Column names made unique (``count``, ``count_2``), as a DataFrame or a row mapping needs them."""
     seen: dict[str, int] = {}
     out = []
     for name in names:

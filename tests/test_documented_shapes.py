@@ -24,13 +24,13 @@ from urllib.parse import parse_qsl, urlsplit
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from helpers.shell import cell, failing, magic_shell
+from helpers.shell import cell, failing, magic_shell, one_line
 
 from aep_magics.api import AEPClient
 from aep_magics.auth import Secret
 from aep_magics.config import Profile
 from aep_magics.display import DryRun, ListResult, Result, RunsResult
-from aep_magics.errors import AEPError, AEPKitError, InputError, NotFoundError
+from aep_magics.errors import AEPError, InputError, NotFoundError
 from aep_magics.http import AEPSession
 from aep_magics.magics import ops, state
 from aep_magics.runs import run_batch_ids
@@ -160,16 +160,6 @@ def aep(shell, platform, monkeypatch):
     shell.run_line_magic("config", "AEPMagics.widgets = False")
     yield shell
     state.current.close()
-
-
-def one_line(error: BaseException, *words: str) -> str:
-    """The error is the kit's own, renders as one line, and names ``words``."""
-    assert isinstance(error, AEPKitError), f"{type(error).__name__}: {error}"
-    lines = error._render_traceback_()
-    assert len(lines) == 1 and "\n" not in lines[0], lines
-    for word in words:
-        assert word in lines[0], (word, lines[0])
-    return lines[0]
 
 
 def rendered(shell, obj: Any) -> str:

@@ -25,13 +25,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers.shell import cell, failing, magic_shell
+from helpers.shell import cell, failing, magic_shell, one_line
 from IPython.utils.capture import capture_output
 
 from aep_magics.api import AEPClient
 from aep_magics.auth import Secret
 from aep_magics.config import Profile
-from aep_magics.errors import AEPError, AEPKitError, InputError, Interrupted
+from aep_magics.errors import AEPError, InputError, Interrupted
 from aep_magics.http import AEPSession
 from aep_magics.magics import state
 from aep_magics.magics.query import statement
@@ -55,15 +55,6 @@ def serve(httpserver: Any, method: str, path: str, name_or_body: Any, *, query: 
         doc = example(name_or_body)
         status, name_or_body = doc["status"], doc["body"]
     httpserver.expect_request(path, method=method, query_string=query).respond_with_json(name_or_body, status=status)
-
-
-def one_line(error: BaseException, *words: str) -> str:
-    assert isinstance(error, AEPKitError), f"{type(error).__name__}: {error}"
-    lines = error._render_traceback_()
-    assert len(lines) == 1 and "\n" not in lines[0], lines
-    for word in words:
-        assert word in lines[0], (word, lines[0])
-    return lines[0]
 
 
 @pytest.fixture

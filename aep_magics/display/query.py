@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from ..sql import unique_names
 from .results import Renderable, esc
 from .tables import ListResult, Page
 
@@ -26,7 +27,7 @@ class QueryResult(ListResult):
     def __init__(self, columns: Sequence[str], rows: Sequence[Sequence[Any]], *, status: str = "",
                  rowcount: int | None = None, elapsed: float | None = None, note: str | None = None,
                  title: str = "query", stored_as: str | None = None):
-        self.labels = _labels(columns)
+        self.labels = unique_names(columns)  # a row is shown as a mapping of them
         #: the notebook variable holding every row as a DataFrame (``-o NAME``), named in the footer
         self.stored_as = stored_as
         super().__init__("rows", list(rows), columns=self.labels or ["status"], title=title, note=note)
@@ -87,17 +88,6 @@ class _QueryPage(Page):
             return super().footer()
         start, end = self.bounds
         return f"rows {start + 1:,}–{end:,} of {len(result.items):,} · {result.stored_as} holds every row"
-
-
-def _labels(columns: Sequence[str]) -> list[str]:
-    """Column names made unique (``count``, ``count_2``): a row is shown as a mapping of them."""
-    seen: dict[str, int] = {}
-    out = []
-    for name in columns:
-        count = seen.get(name, 0)
-        seen[name] = count + 1
-        out.append(name if count == 0 else f"{name}_{count + 1}")
-    return out
 
 
 class ConnectionView(Renderable):

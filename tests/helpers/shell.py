@@ -5,6 +5,8 @@ from __future__ import annotations
 from IPython.core.interactiveshell import InteractiveShell
 from traitlets.config import Config
 
+from aep_magics.errors import AEPKitError
+
 
 def magic_shell() -> InteractiveShell:
     """The process's IPython shell (no history file) with ``aep_magics`` freshly (re)loaded."""
@@ -30,3 +32,13 @@ def failing(shell: InteractiveShell, source: str) -> BaseException:
     result = shell.run_cell(source, store_history=True)
     assert result.error_in_exec is not None, f"expected an error from {source!r}"
     return result.error_in_exec
+
+
+def one_line(error: BaseException, *words: str) -> str:
+    """The error is the kit's own, renders as one line, and names ``words``."""
+    assert isinstance(error, AEPKitError), f"{type(error).__name__}: {error}"
+    lines = error._render_traceback_()
+    assert len(lines) == 1 and "\n" not in lines[0], lines
+    for word in words:
+        assert word in lines[0], (word, lines[0])
+    return lines[0]
